@@ -1,0 +1,69 @@
+"""The resolved configuration of one run: what run.toml holds."""
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import ConfigError, Problem
+from engine.vocab import DEFAULT_CRITERIA, OPTIONAL_CRITERIA
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JudgeConfig(_Strict):
+    kind: Literal["rubric"] = "rubric"
+    noise: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    criteria: tuple[str, ...] = DEFAULT_CRITERIA
+
+    @field_validator("criteria")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(DEFAULT_CRITERIA) - set(OPTIONAL_CRITERIA)
+        if unknown or not value or len(set(value)) != len(value):
+            raise ValueError(
+                f"criteria must be distinct names from {DEFAULT_CRITERIA + OPTIONAL_CRITERIA}, got {list(value)}"
+            )
+        return value
+
+
+class UserConfig(_Strict):
+    kind: Literal["routine"] = "routine"
+
+
+class RunConfig(_Strict):
+    persona: str
+    assistant: str
+    assistant_options: dict[str, str | int | float | bool] = {}
+    days: Annotated[int, Field(ge=1, le=365)] = 14
+    seed: int = 0
+    start_date: dt.date = dt.date(2026, 3, 2)  # a Monday
+    step_seconds: Annotated[int, Field(ge=30, le=3600)] = 150
+    n_candidates: Annotated[int, Field(ge=1, le=8)] = 2
+    deliver: Annotated[int, Field(ge=0, le=7)] = 1  # the reference delivers the second candidate
+    human_weight: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
+    judge: JudgeConfig = JudgeConfig()
+    user: UserConfig = UserConfig()
+
+    @field_validator("deliver")
+    @classmethod
+    def _in_range(cls, value: int, info) -> int:
+        n = info.data.get("n_candidates", 2)
+        if value >= n:
+            raise ValueError(f"must be below n_candidates ({n})")
+        return value
+
+    def to_toml_dict(self) -> dict:
+        return self.model_dump(mode="python")
+
+
+def parse_run_config(raw: dict, path: str = "run.toml") -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(path, [
+            Problem(".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
+            for e in error.errors(include_url=False)
+        ]) from None

@@ -1,0 +1,118 @@
+"""The offline user: a day built from the persona's routine, jittered and alive.
+
+Each day is planned once (seeded by run seed and day): block starts are jittered,
+long blocks are split into sub-activities and short breaks, and the persona's
+daily-plan requirements are inserted at a seeded time in their windows.
+"""
+
+from engine.clock import SimClock
+from engine.house import load_house
+from engine.persona import Persona
+from engine.seeding import ROLE_USER, rng_for, stable_hash
+from engine.timeutil import parse_time, parse_window
+from engine.types import Activity
+
+SLEEPING = Activity("Sleeping", "bedroom", "bed", ("sleep",))
+SPLIT_OVER_MINUTES = 40
+
+
+class RoutineUser:
+    kind = "routine"
+
+    def __init__(self, persona: Persona, clock: SimClock, seed: int):
+        self.persona = persona
+        self.clock = clock
+        self.seed = seed
+        self._salt = stable_hash(persona.id)
+        self._plan: list[Activity] = []
+        self._override: Activity | None = None
+        self._override_until = -1
+
+    def start_day(self, day: int) -> None:
+        self._plan = self.plan_day(day)
+        self._override, self._override_until = None, -1
+
+    def next_activity(self, step: int) -> Activity:
+        if self._override is not None and step < self._override_until:
+            return self._override
+        self._override = None
+        return self._plan[step]
+
+    def set_activity(self, activity: Activity, until_step: int) -> None:
+        """A human sets what the user does, until released or until `until_step`."""
+        self._override, self._override_until = activity, until_step
+
+    def release_activity(self) -> None:
+        self._override = None
+
+    def plan_day(self, day: int) -> list[Activity]:
+        rng = rng_for(self.seed, ROLE_USER, day, self._salt)
+        routine = self.persona.routine_for(self.clock.weekday(day))
+        jitter = self.persona.routine.jitter_minutes
+
+        def jittered(minute: int) -> int:
+            return minute + (int(rng.integers(-jitter, jitter + 1)) if jitter else 0)
+
+        bed = min(jittered(parse_time(routine.bed)), 24 * 60)
+        starts = [jittered(parse_time(b.start)) for b in routine.blocks]
+        for i in range(1, len(starts)):  # keep blocks ordered and at least 10 minutes long
+            starts[i] = max(starts[i], starts[i - 1] + 10)
+        bed = max(bed, starts[-1] + 10)
+        ends = starts[1:] + [bed]
+
+        segments: list[tuple[int, int, Activity]] = []
+        house = load_house()
+        for block, start, end in zip(routine.blocks, starts, ends):
+            main = Activity(block.activity, block.room, block.object, tuple(block.tags))
+            variants = [main] + [Activity(a.activity, block.room, a.object, main.tags) for a in block.also]
+            if end - start <= SPLIT_OVER_MINUTES:
+                segments.append((start, end, main))
+                continue
+            t, turn = start, 0
+            while t < end:
+                length = min(int(rng.integers(20, 46)), end - t)
+                segments.append((t, t + length, variants[turn % len(variants)]))
+                t += length
+                turn += 1
+                if t < end - 15 and rng.random() < 0.3:
+                    pause = house.breaks[int(rng.integers(len(house.breaks)))]
+                    minutes = int(rng.integers(5, 11))
+                    segments.append((t, t + minutes, Activity(pause.text, pause.room, pause.object, pause.tags)))
+                    t += minutes
+
+        for item in self.persona.daily_plan:
+            w_start, w_end = parse_window(item.window)
+            latest = max(w_start, w_end - item.minutes)
+            start = int(rng.integers(w_start, latest + 1))
+            end = min(start + item.minutes, w_end)
+            planned = Activity(item.text, item.room, item.object, tuple(item.tags))
+            segments = _overwrite(segments, start, end, planned)
+
+        plan = []
+        minute_of = self.clock.minute_of_day
+        i = 0
+        for step in range(self.clock.steps_per_day):
+            minute = minute_of(step)
+            while i < len(segments) and segments[i][1] <= minute:
+                i += 1
+            if i < len(segments) and segments[i][0] <= minute:
+                plan.append(segments[i][2])
+            else:
+                plan.append(SLEEPING)
+        return plan
+
+
+def _overwrite(segments: list, start: int, end: int, activity: Activity) -> list:
+    """Replace whatever happens in [start, end) with `activity`, trimming what overlaps."""
+    out = []
+    for s, e, a in segments:
+        if e <= start or s >= end:
+            out.append((s, e, a))
+            continue
+        if s < start:
+            out.append((s, start, a))
+        if e > end:
+            out.append((end, e, a))
+    out.append((start, end, activity))
+    out.sort(key=lambda seg: seg[0])
+    return out

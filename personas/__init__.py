@@ -1,0 +1,1 @@
+"""The shipped persona files live in this package's folder (see README.md here)."""

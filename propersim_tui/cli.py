@@ -1,0 +1,112 @@
+"""The `propersim` entry point. Textual is imported only when the app is opened."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.errors import ConfigError, RunError
+
+DEFAULT_PERSONA = "E+A+C+O+N-"
+
+EPILOG = """\
+commands:
+  propersim                       open the live app on the offline world
+  propersim --batch ...           run headless (see the batch options above)
+  propersim personas [list|show ID|validate [PATH...]|new]
+                                  list, show, validate or start persona files
+
+examples:
+  propersim --persona E-A+C+O-N+ --assistant oracle
+  propersim --batch --personas E+A+C+O+N-,E-A-C-O-N- --assistant every-step --days 2 --out saves/try
+  propersim --batch --resume saves/try/E+A+C+O+N-__every-step__s0
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="propersim",
+        description="ProPerSim: simulate a user's day at home and an assistant that learns "
+                    "when and what to recommend. With no options, opens the live app.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--batch", action="store_true", help="run headless (no app), with a progress bar")
+    parser.add_argument("--personas", metavar="ID[,ID...]", help="batch: persona ids or .toml paths, comma-separated")
+    parser.add_argument("--persona", metavar="ID", default=DEFAULT_PERSONA,
+                        help=f"app: the persona to simulate (default {DEFAULT_PERSONA})")
+    parser.add_argument("--assistant", metavar="NAME", default=None,
+                        help="assistant variant (see `propersim --list-assistants`); default oracle in the app, required with --batch")
+    parser.add_argument("--option", metavar="KEY=VALUE", action="append", default=[],
+                        help="assistant option, repeatable (e.g. --option rate=0.05)")
+    parser.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical runs (default 0)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="batch: folder for the runs (default saves/<timestamp>)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="batch: continue a recorded run from its last complete day")
+    parser.add_argument("--list-assistants", action="store_true", help="list the assistant variants and exit")
+    return parser
+
+
+def _options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise RunError(f"--option expects KEY=VALUE, got {pair!r}")
+        for convert in (int, float):
+            try:
+                options[key] = convert(value)
+                break
+            except ValueError:
+                continue
+        else:
+            options[key] = {"true": True, "false": False}.get(value.lower(), value)
+    return options
+
+
+def _main(argv: list[str]) -> int:
+    if argv and argv[0] == "personas":
+        from propersim_tui.persona_cli import personas_command
+        return personas_command(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_assistants:
+        from training.registry import ASSISTANTS
+        for name, summary in ASSISTANTS.items():
+            print(f"{name:16} {summary}")
+        return 0
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    options = _options(args.option)
+    if args.batch:
+        from rich.console import Console
+
+        from propersim_tui.batch import resume_batch, run_batch
+        console = Console(stderr=False)
+        if args.resume:
+            return resume_batch(args.resume, console)
+        if not args.personas or not args.assistant:
+            parser.error("--batch needs --personas and --assistant (or --resume RUN_DIR)")
+        import datetime as dt
+        out = args.out or Path("saves") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        personas = [p.strip() for p in args.personas.split(",") if p.strip()]
+        return run_batch(personas, args.assistant, args.days, args.seed, out, options, console)
+    from propersim_tui.app import launch
+    return launch(persona=args.persona, assistant=args.assistant or "oracle", days=args.days,
+                  seed=args.seed, options=options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except (ConfigError, RunError) as error:
+        print(f"propersim: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("propersim: interrupted; a recorded run can be continued with --batch --resume RUN_DIR",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

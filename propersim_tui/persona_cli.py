@@ -1,0 +1,101 @@
+"""`propersim personas`: list, show, validate and start persona files."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from engine.errors import PersonaError
+from engine.persona import Persona, load_persona
+from engine.persona_library import persona_dir, persona_paths, resolve_persona
+from engine.vocab import BIG_FIVE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="propersim personas", description="Work with persona files.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="list personas: id, traits, age, background (the default)")
+    show = sub.add_parser("show", help="print one persona")
+    show.add_argument("id", help="persona id or path to a .toml file")
+    validate = sub.add_parser("validate", help="validate files and report every problem")
+    validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the shipped personas)")
+    sub.add_parser("new", help="print a commented template to fill in")
+    return parser
+
+
+def _list(console: Console) -> int:
+    table = Table(title=f"Personas in {persona_dir()}", header_style="bold")
+    for column in ("id", "name", "age", "background"):
+        table.add_column(column)
+    problems = 0
+    for path in persona_paths():
+        try:
+            p = load_persona(path)
+        except PersonaError:
+            table.add_row(path.stem, "[red]invalid[/]", "", "run `propersim personas validate`")
+            problems += 1
+            continue
+        table.add_row(p.id, p.name, str(p.age), p.background.split(". ")[0].rstrip("."))
+    console.print(table)
+    return 1 if problems else 0
+
+
+def render_persona(p: Persona) -> Panel:
+    traits = "  ".join(f"{name.capitalize()}: {getattr(p.traits, name)}" for name in BIG_FIVE)
+    prefs = p.preferences
+    lines = [
+        f"[bold]{p.name}[/], {p.age} — {p.background}", traits, "",
+        "[bold]Interests:[/] " + "; ".join(p.interests),
+        "[bold]Lifestyle:[/] " + "; ".join(p.lifestyle),
+        "[bold]Goals:[/] " + "; ".join(p.goals),
+        "[bold]Daily plan:[/] " + "; ".join(f"{d.text} ({d.minutes} min, {d.window})" for d in p.daily_plan), "",
+        "[bold]Rubric[/]",
+        *(f"  {k.capitalize()}: {getattr(p.rubric, k)}" for k in ("preference", "timing", "frequency", "communication")),
+        "", "[bold]Preferences (hidden from the assistant)[/]",
+        f"  likes {', '.join(prefs.liked_topics)}; dislikes {', '.join(prefs.disliked_topics) or '—'}",
+        f"  tones {', '.join(prefs.tones)}; boundaries {', '.join(prefs.boundaries) or '—'}",
+        f"  welcome {', '.join(prefs.welcome)}; avoid {', '.join(prefs.avoid) or '—'}; never interrupt {', '.join(prefs.never_interrupt)}",
+        f"  {prefs.per_day[0]}–{prefs.per_day[1]} a day, ≥ {prefs.min_gap_minutes} min apart, "
+        f"silence ≤ {prefs.max_silence_minutes} min; novelty {prefs.novelty}",
+        *(f"  when {c.days}{' ' + c.window if c.window else ''}: {c.note or ''}" for c in prefs.when),
+    ]
+    return Panel("\n".join(lines), title=p.id, expand=False)
+
+
+def _validate(paths: list[Path], console: Console) -> int:
+    files: list[Path] = []
+    for path in paths or [persona_dir()]:
+        files.extend(persona_paths(path) if path.is_dir() else [path])
+    bad = 0
+    for path in files:
+        try:
+            load_persona(path)
+            console.print(f"[green]ok[/]      {path}")
+        except PersonaError as error:
+            bad += 1
+            console.print(f"[red]invalid[/] {path}: {len(error.problems)} problem(s)")
+            for problem in error.problems:
+                console.print(f"    {problem.field or '(file)'}: {problem.message}", markup=False, highlight=False)
+    console.print(f"{len(files) - bad} valid, {bad} invalid")
+    return 1 if bad else 0
+
+
+def personas_command(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    if args.command in (None, "list"):
+        return _list(console)
+    if args.command == "show":
+        persona, _ = resolve_persona(args.id)
+        console.print(render_persona(persona))
+        return 0
+    if args.command == "validate":
+        return _validate(args.paths, console)
+    if args.command == "new":
+        from importlib import resources
+        sys.stdout.write(resources.files("engine.data").joinpath("persona_template.toml").read_text("utf-8"))
+        return 0
+    return 2

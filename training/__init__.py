@@ -1,0 +1,1 @@
+"""Learning: preference pairs, replay buffers, DPO, and the assistants that use them."""
