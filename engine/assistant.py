@@ -119,7 +119,9 @@ class Oracle(Assistant):
         return [best] * n
 
     def observe(self, feedback: Feedback) -> None:
-        self._history.see(feedback.observation, feedback.candidates[feedback.delivered])
+        # the oracle knows what it delivered was rated as it predicted (noise aside)
+        obs, delivered = feedback.observation, feedback.candidates[feedback.delivered]
+        self._history.see(obs, delivered, self._judge.rate_now(obs, delivered, self._history, noisy=False))
 
 
 REFERENCE_POLICIES = ("oracle", "always-abstain", "every-step", "random")

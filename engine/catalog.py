@@ -19,7 +19,7 @@ class CatalogItem:
     flags: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: it keys per-tag caches on the hot path
 class Catalog:
     items: tuple[CatalogItem, ...]
 

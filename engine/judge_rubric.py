@@ -4,8 +4,9 @@ The rules, documented for researchers in personas/README.md:
 
 - The user *wants* a recommendation now when the time is in a welcome window (and
   not in an avoid window), the activity has no never-interrupt tag, the last
-  delivered recommendation is at least min_gap ago, and fewer than per_day max
-  have been delivered today.
+  *satisfying* recommendation (liked topic, acceptable tone and content) is at least
+  min_gap ago, and fewer than per_day max have been delivered today. A poor
+  recommendation does not satisfy: silence right after it still misses the chance.
 - A recommendation passes preference if its topic is liked; timing if the user is
   in a welcome window, interruptible, and the item fits the activity; frequency if
   the gap and the daily max both allow it; communication if its tone is accepted and
@@ -48,20 +49,23 @@ class PreferenceView:
 class DayHistory:
     """What the user remembers of today's delivered recommendations."""
 
-    __slots__ = ("count", "last_minute", "awake_since", "recent_topics")
+    __slots__ = ("count", "last_minute", "last_satisfied", "awake_since", "recent_topics")
 
     def __init__(self) -> None:
         self.count = 0
         self.last_minute: int | None = None
+        self.last_satisfied: int | None = None  # minute of the last recommendation whose content pleased
         self.awake_since: int | None = None
         self.recent_topics: list[str] = []
 
-    def see(self, obs: Observation, delivered: Candidate) -> None:
+    def see(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
         if self.awake_since is None:
             self.awake_since = obs.minute
         if delivered.is_recommendation:
             self.count += 1
             self.last_minute = obs.minute
+            if rating.criteria.get("preference") and rating.criteria.get("communication"):
+                self.last_satisfied = obs.minute
             self.recent_topics.append(delivered.topic or "")
             del self.recent_topics[:-8]
 
@@ -143,7 +147,7 @@ class RubricJudge:
         return (
             v.welcome
             and v.never_interrupt.isdisjoint(obs.activity.tags)
-            and (history.last_minute is None or obs.minute - history.last_minute >= v.min_gap)
+            and (history.last_satisfied is None or obs.minute - history.last_satisfied >= v.min_gap)
             and history.count < v.max_per_day
         )
 

@@ -144,7 +144,7 @@ class Simulation:
                 ratings = [human if i == delivered else r for i, r in enumerate(ratings)]
                 record = StepRecord(self.day, obs.step, obs, candidates, tuple(ratings), delivered,
                                     record.retrieved)
-        self.history.see(obs, candidates[delivered])
+        self.history.see(obs, candidates[delivered], ratings[delivered])
         pairs = make_pairs(self.day, obs, candidates, ratings, weight=self.config.human_weight)
         self.assistant.observe(Feedback(obs, candidates, tuple(r.total for r in ratings),
                                         tuple(r.reason for r in ratings), delivered))

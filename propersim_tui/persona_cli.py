@@ -28,19 +28,32 @@ def _parser() -> argparse.ArgumentParser:
 
 def _list(console: Console) -> int:
     table = Table(title=f"Personas in {persona_dir()}", header_style="bold")
-    for column in ("id", "name", "age", "background"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True)
+    table.add_column("traits", no_wrap=True)
+    table.add_column("age", justify="right")
+    table.add_column("name", no_wrap=True)
+    table.add_column("background", no_wrap=True, overflow="ellipsis", max_width=70)
     problems = 0
     for path in persona_paths():
         try:
             p = load_persona(path)
         except PersonaError:
-            table.add_row(path.stem, "[red]invalid[/]", "", "run `propersim personas validate`")
+            table.add_row(path.stem, "[red]invalid[/]", "", "", "run `propersim personas validate`")
             problems += 1
             continue
-        table.add_row(p.id, p.name, str(p.age), p.background.split(". ")[0].rstrip("."))
+        table.add_row(p.id, trait_words(p), str(p.age), p.name, p.background.split("; ")[0].split(". ")[0].rstrip("."))
     console.print(table)
     return 1 if problems else 0
+
+
+def trait_words(p: Persona) -> str:
+    """E.g. 'E+ A- C+ O- N+' as 'extravert, critical, organised, conventional, anxious'."""
+    words = {
+        "extraversion": ("extravert", "introvert"), "agreeableness": ("agreeable", "critical"),
+        "conscientiousness": ("organised", "easy-going"), "openness": ("curious", "conventional"),
+        "neuroticism": ("anxious", "calm"),
+    }
+    return ", ".join(words[t][0 if getattr(p.traits, t) == "high" else 1] for t in BIG_FIVE)
 
 
 def render_persona(p: Persona) -> Panel:

@@ -43,12 +43,13 @@ def obs_at(hhmm: str, activity: Activity = RELAXING, day: int = 0) -> Observatio
     return Observation(day, step, CLOCK.minute_of_day(step), CLOCK.weekday(day), hhmm, activity)
 
 
-def history(awake_since: str = "06:15", last: str | None = None, count: int = 0) -> DayHistory:
+def history(awake_since: str = "06:15", last: str | None = None, count: int = 0, pleased: bool = True) -> DayHistory:
     h = DayHistory()
     to_min = lambda t: int(t[:2]) * 60 + int(t[3:])  # noqa: E731
     h.awake_since = to_min(awake_since)
     if last:
         h.last_minute, h.count, h.recent_topics = to_min(last), max(count, 1), ["music"]
+        h.last_satisfied = h.last_minute if pleased else None
     return h
 
 
@@ -107,6 +108,13 @@ def test_missed_opportunity_loses_preference_and_timing(judge):
     rating = judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="19:30"))
     assert rating.missed_opportunity
     assert rating.criteria == {"preference": False, "timing": False, "frequency": True, "communication": True}
+
+
+def test_a_poor_recommendation_does_not_satisfy(judge):
+    just_after_a_bad_one = judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="20:20", pleased=False))
+    assert just_after_a_bad_one.missed_opportunity and just_after_a_bad_one.total == 2
+    another = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="20:20", pleased=False))
+    assert not another.criteria["frequency"]  # but piling on is still too soon
 
 
 def test_silence_too_long_also_loses_frequency(judge):

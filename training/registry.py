@@ -4,8 +4,13 @@ from engine.assistant import AlwaysAbstain, Assistant, EveryStep, Oracle, Random
 from engine.catalog import Catalog
 from engine.errors import RunError
 from engine.judge_rubric import RubricJudge
+from training.offline_assistant import VARIANTS, PolicyAssistant
 
 ASSISTANTS: dict[str, str] = {
+    "properassistant": "memory + retrieval + daily DPO on its own candidates (options: k, replay, embedder)",
+    "ars-memory": "memory with scores; adapts in context, no training",
+    "ar-memory": "memory of actions and recommendations, no scores, no training",
+    "no-memory": "the same policy with no memory, no training",
     "always-abstain": "never recommends (reference)",
     "every-step": "recommends a fitting catalog item at every step (reference)",
     "random": "recommends at a fixed random rate, option rate=0.03 (reference)",
@@ -18,6 +23,8 @@ def build_assistant(name: str, catalog: Catalog, seed: int, options: dict | None
     """Build an assistant. Only the oracle is handed the judge; nothing else sees the persona."""
     options = dict(options or {})
     try:
+        if name in VARIANTS:
+            return PolicyAssistant(catalog, seed, name, **options)
         if name == "always-abstain":
             return AlwaysAbstain(catalog, seed, **options)
         if name == "every-step":
@@ -28,6 +35,6 @@ def build_assistant(name: str, catalog: Catalog, seed: int, options: dict | None
             if oracle_judge is None:
                 raise RunError("the oracle needs the judge")
             return Oracle(catalog, seed, oracle_judge, **options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise RunError(f"bad options for assistant {name!r}: {error}") from None
     raise RunError(f"unknown assistant {name!r}; known: {', '.join(ASSISTANTS)}")

@@ -1,0 +1,71 @@
+"""Direct Preference Optimization for the offline policy, in numpy.
+
+loss = -w * log sigmoid(beta * [(log pi(y+) - log ref(y+)) - (log pi(y-) - log ref(y-))])
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.offline_policy import OfflinePolicy
+from training.replay import TrainingPair
+
+
+@dataclass(frozen=True)
+class DPOSettings:
+    beta: float = 0.1
+    epochs: int = 2
+    batch_size: int = 4
+    learning_rate: float = 0.05
+
+
+def margin(policy: OfflinePolicy, pair: TrainingPair, params: np.ndarray, ref: np.ndarray) -> float:
+    """The implicit reward margin beta would multiply: chosen minus rejected log-ratio."""
+    lw, _ = policy.log_prob_and_grad(pair.situation, pair.chosen, params, want_grad=False)
+    ll, _ = policy.log_prob_and_grad(pair.situation, pair.rejected, params, want_grad=False)
+    rw, _ = policy.log_prob_and_grad(pair.situation, pair.chosen, ref, want_grad=False)
+    rl, _ = policy.log_prob_and_grad(pair.situation, pair.rejected, ref, want_grad=False)
+    return (lw - rw) - (ll - rl)
+
+
+def train_dpo(policy: OfflinePolicy, ref: np.ndarray, pairs: list[TrainingPair], settings: DPOSettings,
+              rng: np.random.Generator, progress: Callable[[int, int, float], None] | None = None) -> float:
+    """Update policy.params in place with Adam; returns the mean loss of the last epoch."""
+    if not pairs:
+        raise ValueError("no preference pairs to train on")
+    params = policy.params.copy()
+    m, v = np.zeros_like(params), np.zeros_like(params)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    ref_logps = [
+        (policy.log_prob_and_grad(p.situation, p.chosen, ref, want_grad=False)[0]
+         - policy.log_prob_and_grad(p.situation, p.rejected, ref, want_grad=False)[0])
+        for p in pairs
+    ]
+    total_batches = settings.epochs * ((len(pairs) + settings.batch_size - 1) // settings.batch_size)
+    done, t, epoch_loss = 0, 0, 0.0
+    for _ in range(settings.epochs):
+        order = rng.permutation(len(pairs))
+        losses = []
+        for start in range(0, len(order), settings.batch_size):
+            grad = np.zeros_like(params)
+            batch = order[start:start + settings.batch_size]
+            for i in batch:
+                pair = pairs[i]
+                lw, gw = policy.log_prob_and_grad(pair.situation, pair.chosen, params)
+                ll, gl = policy.log_prob_and_grad(pair.situation, pair.rejected, params)
+                x = settings.beta * ((lw - ll) - ref_logps[i])
+                losses.append(pair.weight * float(np.logaddexp(0.0, -x)))
+                # d/dparams of -log sigmoid(x) = -(1 - sigmoid(x)) * dx/dparams
+                grad -= pair.weight * (1.0 / (1.0 + np.exp(x))) * settings.beta * (gw - gl)
+            grad /= len(batch)
+            t += 1
+            m = b1 * m + (1 - b1) * grad
+            v = b2 * v + (1 - b2) * grad * grad
+            params -= settings.learning_rate * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+            done += 1
+            if progress is not None:
+                progress(done, total_batches, float(np.mean(losses)))
+        epoch_loss = float(np.mean(losses))
+    policy.params = params
+    return epoch_loss

@@ -1,0 +1,109 @@
+"""Feature layout of the offline log-linear policy.
+
+A decision is two-level: recommend or not (logit z = w_z . c), then which fitting
+catalog item (softmax over s_i = w_i . phi_i). The context vector c and each item's
+phi are built here from the observation and what memory/retrieval supply.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.vocab import ACTIVITY_TAGS, FLAGS, TONES, TOPICS
+
+TOPIC_INDEX = {t: i for i, t in enumerate(TOPICS)}
+TONE_INDEX = {t: i for i, t in enumerate(TONES)}
+TAG_INDEX = {t: i for i, t in enumerate(ACTIVITY_TAGS)}
+GAP_EDGES = (10, 20, 30, 45, 60, 90, 120, 180)  # minutes since the last recommendation today
+COUNT_EDGES = (1, 3, 5, 7, 10, 13, 17)  # recommendations delivered today
+BLOCKS = 6  # 4-hour blocks of the day
+
+# context vector c
+C_BIAS = 0
+C_HOUR = 1  # hour x day type: 48
+C_HALF = C_HOUR + 48  # half-hour of day: 48
+C_TAG = C_HALF + 48  # activity tags: 16
+C_GAP = C_TAG + len(ACTIVITY_TAGS)  # "none today" + len(GAP_EDGES) + 1 bins
+C_COUNT = C_GAP + len(GAP_EDGES) + 2
+C_RETRIEVED = C_COUNT + len(COUNT_EDGES) + 1  # retrieved rec value, retrieved abstain value
+CONTEXT_DIM = C_RETRIEVED + 2
+
+# item features phi: static part (depends on the item, block and day type) then dynamic part
+I_TOPIC = 0
+I_TONE = I_TOPIC + len(TOPICS)
+I_FLAG = I_TONE + len(TONES)
+I_TOPIC_BLOCK = I_FLAG + len(FLAGS)
+I_TOPIC_WEEKEND = I_TOPIC_BLOCK + len(TOPICS) * BLOCKS
+I_TONE_WEEKEND = I_TOPIC_WEEKEND + len(TOPICS)
+STATIC_DIM = I_TONE_WEEKEND + len(TONES)
+I_MEM_TOPIC, I_MEM_TONE, I_RETRIEVED_TOPIC = STATIC_DIM, STATIC_DIM + 1, STATIC_DIM + 2
+ITEM_DIM = STATIC_DIM + 3
+
+
+@dataclass(slots=True)
+class Situation:
+    """Everything the policy decides from at one step; stored with each pair for training."""
+
+    context: np.ndarray  # (CONTEXT_DIM,)
+    tags: tuple[str, ...]
+    block: int
+    weekend: int
+    mem_topic: np.ndarray  # (len(TOPICS),) mean remembered score per topic, centred
+    mem_tone: np.ndarray  # (len(TONES),)
+    retrieved_topic: np.ndarray  # (len(TOPICS),)
+
+
+def bin_index(value: float, edges: tuple) -> int:
+    for i, edge in enumerate(edges):
+        if value < edge:
+            return i
+    return len(edges)
+
+
+def context_vector(minute: int, weekend: bool, tags: tuple[str, ...], gap: int | None, count: int | None,
+                   retrieved_rec: float, retrieved_abstain: float) -> np.ndarray:
+    """gap/count are None when the assistant has no memory of its recommendations."""
+    c = np.zeros(CONTEXT_DIM)
+    c[C_BIAS] = 1.0
+    c[C_HOUR + (minute // 60) * 2 + int(weekend)] = 1.0
+    c[C_HALF + minute // 30] = 1.0
+    for tag in tags:
+        c[C_TAG + TAG_INDEX[tag]] = 1.0
+    if count is not None:
+        c[C_GAP + (0 if gap is None else 1 + bin_index(gap, GAP_EDGES))] = 1.0
+        c[C_COUNT + bin_index(count, COUNT_EDGES)] = 1.0
+    c[C_RETRIEVED] = retrieved_rec
+    c[C_RETRIEVED + 1] = retrieved_abstain
+    return c
+
+
+@cache
+def _static_item_features(catalog: Catalog, tags: frozenset[str], block: int, weekend: int) -> tuple:
+    items = catalog.fitting(tuple(sorted(tags)))
+    phi = np.zeros((len(items), ITEM_DIM))
+    topics = np.array([TOPIC_INDEX[i.topic] for i in items], dtype=np.intp)
+    tones = np.array([TONE_INDEX[i.tone] for i in items], dtype=np.intp)
+    rows = np.arange(len(items))
+    phi[rows, I_TOPIC + topics] = 1.0
+    phi[rows, I_TONE + tones] = 1.0
+    for r, item in enumerate(items):
+        for flag in item.flags:
+            phi[r, I_FLAG + FLAGS.index(flag)] = 1.0
+    phi[rows, I_TOPIC_BLOCK + topics * BLOCKS + block] = 1.0
+    if weekend:
+        phi[rows, I_TOPIC_WEEKEND + topics] = 1.0
+        phi[rows, I_TONE_WEEKEND + tones] = 1.0
+    phi.setflags(write=False)
+    return items, phi, topics, tones
+
+
+def item_features(catalog: Catalog, s: Situation) -> tuple[tuple, np.ndarray]:
+    """The fitting items and their feature matrix (n_items, ITEM_DIM) in this situation."""
+    items, static, topics, tones = _static_item_features(catalog, frozenset(s.tags), s.block, s.weekend)
+    phi = static.copy()
+    phi[:, I_MEM_TOPIC] = s.mem_topic[topics]
+    phi[:, I_MEM_TONE] = s.mem_tone[tones]
+    phi[:, I_RETRIEVED_TOPIC] = s.retrieved_topic[topics]
+    return items, phi

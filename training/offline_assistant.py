@@ -1,0 +1,189 @@
+"""ProPerAssistant and its memory baselines, on the offline policy.
+
+| variant          | memory                        | retrieval | weights trained |
+|------------------|-------------------------------|-----------|-----------------|
+| no-memory        | none                          | no        | no              |
+| ar-memory        | actions + recommendations     | no        | no              |
+| ars-memory       | + scores (adapts in context)  | yes       | no              |
+| properassistant  | + scores + reasons            | yes       | DPO, daily      |
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.assistant import Assistant, Emit, candidate_of
+from engine.catalog import Catalog
+from engine.events import TrainingFinished, TrainingProgress, TrainingStarted
+from engine.memory import Memory, MemoryLevel
+from engine.retrieval import EventIndex, make_embedder
+from engine.seeding import ROLE_TRAINING, rng_for
+from engine.types import ABSTAIN, Candidate, Feedback, Observation, PreferencePair
+from engine.vocab import TONES, TOPICS
+from training.dpo import DPOSettings, train_dpo
+from training.features import TONE_INDEX, TOPIC_INDEX, Situation, context_vector
+from training.offline_policy import NO_REC, OfflinePolicy, initial_params
+from training.replay import ReplayBuffer, TrainingPair
+
+VARIANTS = {
+    "no-memory": dict(level=MemoryLevel.NONE, retrieval=False, trains=False),
+    "ar-memory": dict(level=MemoryLevel.RECOMMENDATIONS, retrieval=False, trains=False),
+    "ars-memory": dict(level=MemoryLevel.SCORES, retrieval=True, trains=False),
+    "properassistant": dict(level=MemoryLevel.REASONS, retrieval=True, trains=True),
+}
+
+
+def _centred(total: float, count: int) -> float:
+    """A mean 0-4 score mapped to -1..1; 0 when there is nothing to go on."""
+    return (total / count - 2.0) / 2.0 if count else 0.0
+
+
+class PolicyAssistant(Assistant):
+    def __init__(self, catalog: Catalog, seed: int, variant: str, k: int = 3, replay: str = "uniform-200",
+                 embedder: str = "hashing", beta: float = 0.1, epochs: int = 2, learning_rate: float = 0.05,
+                 recommend_rate: float = 0.8, in_context_scale: float = 0.5, gap_prior: float = 0.5,
+                 explore: float = 0.5):
+        super().__init__(catalog, seed)
+        spec = VARIANTS[variant]
+        self.name = variant
+        self.level: MemoryLevel = spec["level"]
+        self.trains: bool = spec["trains"]
+        self.memory = Memory(self.level)
+        self.index = EventIndex(make_embedder(embedder), k=k) if spec["retrieval"] else None
+        in_context = self.level >= MemoryLevel.SCORES
+        self.reference = initial_params(self.level >= MemoryLevel.RECOMMENDATIONS, in_context, recommend_rate,
+                                        in_context_scale, gap_prior)
+        self.explore = explore if self.trains else 0.0
+        self.policy = OfflinePolicy(catalog, self.reference.copy())
+        self.replay = ReplayBuffer(replay)
+        self.dpo = DPOSettings(beta=beta, epochs=epochs, learning_rate=learning_rate)
+        self._situations: dict[int, Situation] = {}  # today's, by step, to turn pairs into training data
+        self._actions: dict[int, dict[str | None, int]] = {}  # step -> item id -> action index
+
+    def start_day(self, day: int) -> None:
+        super().start_day(day)
+        self._situations, self._actions = {}, {}
+
+    # --- deciding ----------------------------------------------------------------------
+    def situation(self, obs: Observation) -> Situation:
+        tags, weekend = obs.activity.tags, obs.weekday >= 5
+        gap = count = None
+        mem_topic, mem_tone = np.zeros(len(TOPICS)), np.zeros(len(TONES))
+        retrieved_topic = np.zeros(len(TOPICS))
+        rec_value = abstain_value = 0.0
+        self.last_retrieved = ()
+        if self.level >= MemoryLevel.RECOMMENDATIONS:
+            gap = self.memory.minutes_since_recommendation(obs.day, obs.minute)
+            count = self.memory.recommendations_today(obs.day)
+        if self.level >= MemoryLevel.SCORES:
+            for topic, (n, total) in self.memory.totals.by_topic.items():
+                mem_topic[TOPIC_INDEX[topic]] = _centred(total, n)
+            for tone, (n, total) in self.memory.totals.by_tone.items():
+                mem_tone[TONE_INDEX[tone]] = _centred(total, n)
+        if self.index is not None:
+            found = self.index.search(obs.weekday, obs.minute, obs.activity.text, tags, obs.day)
+            self.last_retrieved = tuple(r.event.render() for r in found)
+            recs = [r.event for r in found if r.event.delivered is not None and r.event.delivered.is_recommendation]
+            quiet = [r.event for r in found if r.event.delivered is not None and not r.event.delivered.is_recommendation]
+            rec_value = _centred(sum(e.score for e in recs), len(recs))
+            abstain_value = _centred(sum(e.score for e in quiet), len(quiet))
+            by_topic: dict[str, list[int]] = {}
+            for e in recs:
+                entry = by_topic.setdefault(e.delivered.topic, [0, 0])
+                entry[0] += 1
+                entry[1] += e.score
+            for topic, (n, total) in by_topic.items():
+                retrieved_topic[TOPIC_INDEX[topic]] = _centred(total, n)
+        context = context_vector(obs.minute, weekend, tags, gap, count, rec_value, abstain_value)
+        return Situation(context, tags, obs.minute // 240, int(weekend), mem_topic, mem_tone, retrieved_topic)
+
+    async def propose(self, obs: Observation, n: int) -> list[Candidate]:
+        s = self.situation(obs)
+        actions, items = self.policy.sample(s, n, self.rng, self.explore)
+        candidates = [ABSTAIN if a == NO_REC else candidate_of(items[a]) for a in actions]
+        self._situations[obs.step] = s
+        self._actions[obs.step] = {c.item_id: a for c, a in zip(candidates, actions)}
+        return candidates
+
+    def observe(self, feedback: Feedback) -> None:
+        event = self.memory.add(feedback)
+        if event is not None and self.index is not None:
+            self.index.add(event)
+
+    # --- learning ----------------------------------------------------------------------
+    def training_pairs(self, pairs: list[PreferencePair]) -> list[TrainingPair]:
+        out = []
+        for pair in pairs:
+            s, actions = self._situations.get(pair.step), self._actions.get(pair.step)
+            if s is None or pair.chosen.item_id not in actions or pair.rejected.item_id not in actions:
+                continue  # e.g. a human-written alternative the policy never proposed
+            out.append(TrainingPair(s, actions[pair.chosen.item_id], actions[pair.rejected.item_id],
+                                    pair.day, pair.weight, pair.source))
+        return out
+
+    async def end_day(self, day: int, pairs: list[PreferencePair], emit: Emit) -> None:
+        if not self.trains:
+            return
+        self.replay.extend(self.training_pairs(pairs))
+        rng = rng_for(self.seed, ROLE_TRAINING, day)
+        batch = self.replay.sample(day, rng)
+        emit(TrainingStarted(day, len(batch)))
+        if not batch:
+            emit(TrainingFinished(day, float("nan"), 0.0))
+            return
+        start = time.perf_counter()
+        loss = train_dpo(self.policy, self.reference, batch, self.dpo, rng,
+                         progress=lambda done, total, loss: emit(TrainingProgress(day, done, total, loss)))
+        if not np.all(np.isfinite(self.policy.params)):
+            raise RuntimeError(f"DPO training diverged on day {day + 1} (non-finite weights)")
+        emit(TrainingFinished(day, loss, time.perf_counter() - start))
+
+    # --- checkpoints -------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        np.save(folder / "policy.npy", self.policy.params)
+        (folder / "memory.json").write_text(json.dumps(self.memory.to_json()))
+        if self.index is not None:
+            self.index.save(folder)
+        if self.trains:
+            save_replay(self.replay, folder / "replay.npz")
+
+    def load(self, folder: Path) -> None:
+        self.policy.params = np.load(folder / "policy.npy")
+        self.memory.load_json(json.loads((folder / "memory.json").read_text()))
+        if self.index is not None:
+            self.index.load(folder)
+        if self.trains:
+            self.replay.pairs = load_replay(folder / "replay.npz")
+
+
+def save_replay(buffer: ReplayBuffer, path: Path) -> None:
+    pairs = buffer.pairs
+    np.savez(
+        path,
+        context=np.array([p.situation.context for p in pairs]).reshape(len(pairs), -1),
+        tags=np.array(["|".join(p.situation.tags) for p in pairs], dtype=str),
+        block=np.array([p.situation.block for p in pairs], dtype=np.int64),
+        weekend=np.array([p.situation.weekend for p in pairs], dtype=np.int64),
+        mem_topic=np.array([p.situation.mem_topic for p in pairs]).reshape(len(pairs), -1),
+        mem_tone=np.array([p.situation.mem_tone for p in pairs]).reshape(len(pairs), -1),
+        retrieved_topic=np.array([p.situation.retrieved_topic for p in pairs]).reshape(len(pairs), -1),
+        chosen=np.array([p.chosen for p in pairs], dtype=np.int64),
+        rejected=np.array([p.rejected for p in pairs], dtype=np.int64),
+        day=np.array([p.day for p in pairs], dtype=np.int64),
+        weight=np.array([p.weight for p in pairs], dtype=np.float64),
+        source=np.array([p.source for p in pairs], dtype=str),
+    )
+
+
+def load_replay(path: Path) -> list[TrainingPair]:
+    with np.load(path, allow_pickle=False) as f:
+        return [
+            TrainingPair(
+                Situation(f["context"][i], tuple(t for t in str(f["tags"][i]).split("|") if t), int(f["block"][i]),
+                          int(f["weekend"][i]), f["mem_topic"][i], f["mem_tone"][i], f["retrieved_topic"][i]),
+                int(f["chosen"][i]), int(f["rejected"][i]), int(f["day"][i]), float(f["weight"][i]), str(f["source"][i]),
+            )
+            for i in range(len(f["day"]))
+        ]

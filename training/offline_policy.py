@@ -1,0 +1,105 @@
+"""The offline policy: log-linear over {No Recommendation} and the catalog items that fit.
+
+    P(recommend) = sigmoid(w_z . c)         P(item i | recommend) = softmax_i(w_i . phi_i)
+
+log-probabilities and their gradients are exact, so DPO trains it directly.
+"""
+
+import numpy as np
+
+from engine.catalog import Catalog
+from training.features import (
+    C_BIAS,
+    C_GAP,
+    C_RETRIEVED,
+    CONTEXT_DIM,
+    I_MEM_TONE,
+    I_MEM_TOPIC,
+    I_RETRIEVED_TOPIC,
+    ITEM_DIM,
+    Situation,
+    item_features,
+)
+
+NO_REC = -1  # action index of No Recommendation; items are positions in the fitting list
+PARAM_DIM = CONTEXT_DIM + ITEM_DIM
+
+
+def initial_params(uses_memory: bool, in_context: bool, recommend_rate: float = 0.8,
+                   in_context_scale: float = 0.5, gap_prior: float = 0.5) -> np.ndarray:
+    """The day-0 policy: like an untrained LLM, it recommends often and ignores timing.
+
+    With memory it has the common sense not to repeat itself within minutes; with
+    scores in memory (in_context) remembered and retrieved scores shift its choices.
+    """
+    w = np.zeros(PARAM_DIM)
+    w[C_BIAS] = np.log(recommend_rate / (1 - recommend_rate))
+    if uses_memory:
+        w[C_GAP + 1] = -1.5 * gap_prior  # under 10 minutes since the last recommendation
+        w[C_GAP + 2] = -0.7 * gap_prior  # under 20
+    if in_context:
+        w[C_RETRIEVED] = 0.7 * in_context_scale  # similar moments where recommending scored well
+        w[C_RETRIEVED + 1] = -0.7 * in_context_scale  # similar moments where silence scored well
+        w[CONTEXT_DIM + I_MEM_TOPIC] = 1.0 * in_context_scale
+        w[CONTEXT_DIM + I_MEM_TONE] = 0.7 * in_context_scale
+        w[CONTEXT_DIM + I_RETRIEVED_TOPIC] = 0.5 * in_context_scale
+    return w
+
+
+def _log_sigmoid(x: float) -> float:
+    return -np.logaddexp(0.0, -x)
+
+
+class OfflinePolicy:
+    def __init__(self, catalog: Catalog, params: np.ndarray):
+        self.catalog = catalog
+        self.params = params
+
+    def distribution(self, s: Situation, params: np.ndarray | None = None) -> tuple[float, tuple, np.ndarray, np.ndarray]:
+        """(z, items, phi, log-softmax over items) for a situation."""
+        w = self.params if params is None else params
+        z = float(s.context @ w[:CONTEXT_DIM])
+        items, phi = item_features(self.catalog, s)
+        scores = phi @ w[CONTEXT_DIM:]
+        log_p = scores - np.logaddexp.reduce(scores) if len(items) else scores
+        return z, items, phi, log_p
+
+    def sample(self, s: Situation, n: int, rng: np.random.Generator,
+               explore: float = 0.0) -> tuple[list[int], tuple]:
+        """n action indices (NO_REC or an item position), and the items.
+
+        All but the last candidate are exploratory with probability `explore`: recommend
+        or not by a coin flip, and any fitting item. The last one, the one delivered, is
+        always the policy's own sample, so what the user experiences is the policy.
+        """
+        z, items, _, log_p = self.distribution(s)
+        p_rec = 1.0 / (1.0 + np.exp(-z)) if items else 0.0
+        cumulative = np.cumsum(np.exp(log_p)) if len(items) else None
+        actions = []
+        for k in range(n):
+            if k < n - 1 and items and rng.random() < explore:
+                actions.append(NO_REC if rng.random() < 0.5 else int(rng.integers(len(items))))
+            elif rng.random() < p_rec:
+                i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+                actions.append(min(i, len(items) - 1))
+            else:
+                actions.append(NO_REC)
+        return actions, items
+
+    def log_prob_and_grad(self, s: Situation, action: int, params: np.ndarray,
+                          want_grad: bool = True) -> tuple[float, np.ndarray | None]:
+        z, items, phi, log_p = self.distribution(s, params)
+        if action == NO_REC:
+            log_prob = _log_sigmoid(-z)
+        else:
+            log_prob = _log_sigmoid(z) + float(log_p[action])
+        if not want_grad:
+            return log_prob, None
+        grad = np.zeros(PARAM_DIM)
+        p_rec = 1.0 / (1.0 + np.exp(-z))
+        if action == NO_REC:
+            grad[:CONTEXT_DIM] = -p_rec * s.context
+        else:
+            grad[:CONTEXT_DIM] = (1.0 - p_rec) * s.context
+            grad[CONTEXT_DIM:] = phi[action] - np.exp(log_p) @ phi
+        return log_prob, grad

@@ -1,0 +1,50 @@
+"""The replay buffer: every preference pair so far, and the strategies that sample a day's training set."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.features import Situation
+
+STRATEGIES = ("uniform-200", "uniform-400", "half-today")
+
+
+@dataclass(slots=True)
+class TrainingPair:
+    situation: Situation
+    chosen: int  # action index (NO_REC or item position)
+    rejected: int
+    day: int
+    weight: float = 1.0
+    source: str = "simulated"
+
+
+class ReplayBuffer:
+    def __init__(self, strategy: str = "uniform-200"):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown replay strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self.pairs: list[TrainingPair] = []
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def extend(self, pairs: list[TrainingPair]) -> None:
+        self.pairs.extend(pairs)
+
+    def sample(self, today: int, rng: np.random.Generator) -> list[TrainingPair]:
+        """The day's training set, drawn without replacement."""
+        if self.strategy == "half-today":
+            fresh = [p for p in self.pairs if p.day == today]
+            older = [p for p in self.pairs if p.day != today]
+            take_fresh = min(len(fresh), max(100, 200 - len(older)))
+            take_older = min(len(older), 200 - take_fresh)
+            return _draw(fresh, take_fresh, rng) + _draw(older, take_older, rng)
+        size = 400 if self.strategy == "uniform-400" else 200
+        return _draw(self.pairs, size, rng)
+
+
+def _draw(pool: list, size: int, rng: np.random.Generator) -> list:
+    if size >= len(pool):
+        return list(pool)
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=size, replace=False))]
