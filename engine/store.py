@@ -130,7 +130,7 @@ class RunStore:
 
     def flush(self) -> None:
         for f in (self._events, self._pairs):
-            if f is not None:
+            if f is not None and not f.closed:
                 f.flush()
         self._unflushed = 0
 

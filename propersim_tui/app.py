@@ -1,127 +1,530 @@
-"""The live Textual app: watch the offline world unfold."""
+"""The Textual app: watch a simulation live, take over the user, replay a recorded run."""
 
 import asyncio
-import math
+import os
+import time
+from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer
 
 from engine.config import RunConfig
-from engine.events import DayEnded, StepRecorded
-from engine.simulation import Simulation
-from engine.types import StepRecord
-from training.runs import new_run
+from engine.errors import ConfigError, RunError
+from engine.events import DayEnded, RunFinished, StepRecorded, TrainingFinished, TrainingProgress, TrainingStarted
+from engine.types import Rating, StepRecord
+from propersim_tui.dialogs import (
+    ActivityDialog,
+    HelpScreen,
+    JumpDialog,
+    NewRunDialog,
+    OpenRunDialog,
+    QuitDialog,
+    RatingDialog,
+)
+from propersim_tui.driver import SPEEDS, EngineDriver, speed_label
+from propersim_tui.replay import Replay
+from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, Timeline, TrainingStatus
 
-SCORE_COLOURS = ("red", "red", "yellow", "green", "bold green")
-MAX_ROWS = 2000  # the timeline keeps the newest rows; older ones stay in the run store
-
-
-def score_text(total: int) -> str:
-    return f"[{SCORE_COLOURS[min(total, 4)]}]{total}[/]"
+REFRESH_SECONDS = 0.1
+LIVE_ONLY = {"toggle_pause", "single_step", "end_of_day", "toggle_takeover", "set_activity", "save"}
+REPLAY_ONLY = {"prev_step", "next_step", "prev_day", "next_day", "jump", "replay_play"}
 
 
 class ProPerSimApp(App):
     TITLE = "ProPerSim"
     CSS = """
-    #status { height: 1; background: $panel; padding: 0 1; }
-    #left { width: 42; }
-    #home, #scores { border: round $primary; padding: 0 1; height: auto; }
-    #timeline { border: round $primary; }
+    StatusBar { dock: top; height: 1; background: $panel; }
+    #left { width: 46; }
+    .-narrow #left { width: 34; }
+    #left > * { padding: 0 1; }
+    HomePanel { height: auto; border: round $primary; }
+    ScoresPanel { border: round $primary; }
+    TrainingStatus { border: round $warning; }
+    #right { width: 1fr; }
+    Timeline { height: 1fr; border: round $primary; }
+    #detail-scroll { height: 11; border: round $primary; }
     """
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause/Resume"),
+        Binding("space", "replay_play", "Play/Pause"),
+        Binding("n", "single_step", "Step"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
+        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("d", "end_of_day", "End of day"),
+        Binding("h", "toggle_takeover", "Takeover"),
+        Binding("a", "set_activity", "Activity"),
+        Binding("f", "filter", "Recs only"),
+        Binding("s", "save", "Save"),
+        Binding("o", "open_run", "Open"),
+        Binding("p", "new_run", "New run"),
+        Binding("left", "prev_step", "Step back", priority=True),
+        Binding("right", "next_step", "Step fwd", priority=True),
+        Binding("left_square_bracket", "prev_day", "Prev day", key_display="["),
+        Binding("right_square_bracket", "next_day", "Next day", key_display="]"),
+        Binding("g", "jump", "Jump"),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
+    COMMAND_PALETTE_BINDING = "ctrl+p"
 
-    def __init__(self, config: RunConfig, steps_per_second: float = 40.0):
+    def __init__(self, config: RunConfig | None = None, replay_dir: Path | None = None,
+                 saves: Path = Path("saves"), autostart: bool = True, rate_both: bool = False):
         super().__init__()
         self.config = config
-        self.steps_per_second = steps_per_second
-        self.sim: Simulation | None = None
-        self.paused = False
-        self._pending: list[StepRecord] = []
-        self._today: list[int] = []
-        self._last: StepRecord | None = None
+        self.saves = saves
+        self.autostart = autostart
+        self.rate_both = rate_both  # the human also rates the candidate that was not delivered
+        self.driver: EngineDriver | None = None
+        self.replay: Replay | None = None
+        self._replay_dir = replay_dir
+        self.mode = "simulated"
+        self.steps: list[dict] = []  # every step seen in this run
+        self.today: list[dict] = []
+        self.daily_means: list[float] = []
         self.records_seen = 0
+        self.replay_playing = False
+        self.key_latencies: list[float] = []  # seconds from a control key to its on-screen change
+        self._replay_clock = 0.0
 
+    # --- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusBar()
         with Horizontal():
-            with Vertical(id="left"):
-                yield Static(id="home")
-                yield Static(id="scores")
-            yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="left"):
+                yield HomePanel()
+                yield ScoresPanel()
+                yield TrainingStatus()
+            with Vertical(id="right"):
+                yield Timeline()
+                with VerticalScroll(id="detail-scroll"):
+                    yield DetailPanel()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sim = new_run(self.config, None)
-        self.sim.subscribe(self._on_event)
-        table = self.query_one("#timeline", DataTable)
-        table.add_columns("day", "time", "activity", "delivered", "score")
-        self.set_interval(0.1, self._refresh_view)
-        self._refresh_view()
-        self.run_worker(self._drive(), exclusive=True, name="engine")
+        # keep the main screen's widgets: while a dialog is open, queries would search the dialog
+        self.timeline, self.detail = self.query_one(Timeline), self.query_one(DetailPanel)
+        self.home, self.scores = self.query_one(HomePanel), self.query_one(ScoresPanel)
+        self.status, self.training = self.query_one(StatusBar), self.query_one(TrainingStatus)
+        try:
+            if self._replay_dir is not None:
+                self._start_replay(self._replay_dir)
+            else:
+                self._start_live(self.config)
+        except (ConfigError, RunError) as error:
+            self.exit(return_code=2, message=str(error))
+            return
+        self.set_interval(REFRESH_SECONDS, self._drain)
+        if os.environ.get("PROPERSIM_STARTUP_PROBE"):  # bench/startup.py: exit once the first screen is up
+            self.call_after_refresh(lambda: self.exit(return_code=0))
 
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, StepRecorded):
-            self._pending.append(event.record)
-            self.records_seen += 1
-        elif isinstance(event, DayEnded):
-            self._today = []
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < 120, "-narrow")
+        if hasattr(self, "timeline"):
+            self._render_all()
 
-    async def _drive(self) -> None:
-        while self.sim is not None and not self.sim.finished:
-            if self.paused:
-                await asyncio.sleep(0.05)
-                continue
-            await self.sim.step()
-            await asyncio.sleep(1.0 / self.steps_per_second)
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in LIVE_ONLY and self.replay is not None:
+            return False
+        if action in REPLAY_ONLY and self.replay is None:
+            return False
+        return True
 
-    def _refresh_view(self) -> None:
-        table = self.query_one("#timeline", DataTable)
-        for record in self._pending:
-            c, r = record.delivered_candidate, record.delivered_rating
-            self._today.append(r.total)
-            table.add_row(str(record.day + 1), record.observation.clock, record.observation.activity.text,
-                          c.text if c.is_recommendation else "[dim]· no recommendation[/]", score_text(r.total))
-            self._last = record
-        if self._pending:
-            while table.row_count > MAX_ROWS:
-                table.remove_row(next(iter(table.rows)))
-            table.move_cursor(row=table.row_count - 1)
-            self._pending = []
-        self._render_panels()
+    # --- live runs ---------------------------------------------------------------------
+    def _start_live(self, config: RunConfig) -> None:
+        self.replay = None
+        self.driver = EngineDriver(config, self.saves)
+        self.config = config
+        self.mode = "simulated"
+        self.steps, self.today, self.daily_means = [], [], []
+        self.timeline.reset([])
+        self.driver.paused = not self.autostart
+        self.run_worker(self.driver.run(), exclusive=True, group="engine", name="engine")
+        self.refresh_bindings()
+        self._render_all()
 
-    def _render_panels(self) -> None:
-        sim, last = self.sim, self._last
-        state = "paused" if self.paused else ("finished" if sim and sim.finished else "running")
-        clock = last.observation.clock if last else "--:--"
-        day = (last.day + 1) if last else 1
-        self.query_one("#status", Static).update(
-            f"[bold]{sim.persona.name if sim else ''}[/] · day {day}/{self.config.days} · {clock} · "
-            f"{self.config.assistant} · {state}"
+    def _stop_live(self) -> None:
+        """Stop the engine. Its crash-safety recording goes too once nothing in it is unsaved."""
+        if self.driver is not None:
+            if self.driver.unsaved:
+                self.driver.stop()
+            else:
+                self.driver.discard()
+            self.workers.cancel_group(self, "engine")
+
+    def _drain(self) -> None:
+        """Take what the engine produced since the last tick and show it."""
+        if self.replay is not None:
+            self._replay_tick()
+            return
+        if self.driver is None:
+            return
+        fresh: list[dict] = []
+        events = self.driver.events
+        while events:
+            event = events.popleft()
+            if isinstance(event, StepRecorded):
+                step = event.record.to_json()
+                self.steps.append(step)
+                fresh.append(step)
+                if self.today and self.today[-1]["day"] != step["day"]:
+                    self.today = []
+                self.today.append(step)
+                self.records_seen += 1
+            elif isinstance(event, DayEnded):
+                self.daily_means.append(event.metrics.mean_score)
+            elif isinstance(event, TrainingStarted):
+                self.training.started(event.day, event.pairs)
+            elif isinstance(event, TrainingProgress):
+                self.training.progress(event.day, event.done, event.total, event.loss)
+            elif isinstance(event, TrainingFinished):
+                self.training.finished(event.day, event.loss, event.seconds)
+            elif isinstance(event, RunFinished):
+                self.notify(f"Run finished: {event.days} days. Press s to save.")
+        if fresh:
+            self.timeline.append_steps(fresh)
+            self._render_all()
+
+    def _state(self) -> str:
+        if self.replay is not None:
+            return "playing" if self.replay_playing else "paused"
+        d = self.driver
+        if d is None:
+            return ""
+        if d.sim.finished:
+            return "finished"
+        return "paused" if d.paused else "running"
+
+    def _render_all(self) -> None:
+        self._render_status()
+        last = self.steps[-1] if self.steps else None
+        if self.replay is not None:
+            last = self.replay.current
+        self.home.show(last["activity"] if last else None)
+        persona = self._persona()
+        if persona is not None:
+            awake_hours = 16.0
+            if self.today:
+                awake_hours = max(1.0, len(self.today) * 150 / 3600) if self.replay is None else awake_hours
+            low, high = persona.preferences.per_day
+            self.scores.show(self.today, self.daily_means, (low / 16.0, high / 16.0),
+                                             tuple(self._criteria()))
+        self.detail.show(self.timeline.selected_step())
+
+    def _persona(self):
+        if self.replay is not None:
+            return self.replay.persona
+        return self.driver.sim.persona if self.driver else None
+
+    def _criteria(self) -> tuple[str, ...]:
+        config = self.replay.config if self.replay is not None else self.config
+        return config.judge.criteria
+
+    def _render_status(self) -> None:
+        persona = self._persona()
+        if persona is None:
+            return
+        if self.replay is not None:
+            step, config = self.replay.current, self.replay.config
+            speed = speed_label(SPEEDS[self._replay_speed_index()])
+        else:
+            step = self.steps[-1] if self.steps else None
+            config, speed = self.config, speed_label(self.driver.speed)
+        self.status.show(
+            name=persona.name, traits=persona.traits, day=(step["day"] + 1) if step else 1, days=config.days,
+            clock=step["clock"] if step else "--:--", speed=speed, mode=self.mode,
+            backend=f"offline · {config.assistant}", state=self._state(),
         )
-        activity = last.observation.activity if last else None
-        self.query_one("#home", Static).update(
-            f"[bold]Now[/]\n{activity.text}\n[dim]{activity.room.replace('_', ' ')} · {activity.object}[/]"
-            if activity else "[bold]Now[/]\n…"
-        )
-        mean = sum(self._today) / len(self._today) if self._today else math.nan
-        self.query_one("#scores", Static).update(
-            f"[bold]Today's mean[/] {'—' if math.isnan(mean) else f'{mean:.2f}'}  ({len(self._today)} steps)"
-        )
 
+    def _timed(self, started: float) -> None:
+        self.key_latencies.append(time.perf_counter() - started)
+
+    # --- live controls -----------------------------------------------------------------
     def action_toggle_pause(self) -> None:
-        self.paused = not self.paused
-        self._render_panels()
+        started = time.perf_counter()
+        self.driver.set_paused(not self.driver.paused)
+        self._render_status()
+        self._timed(started)
+
+    def action_single_step(self) -> None:
+        self.driver.step_once()
+        self._render_status()
+
+    def action_faster(self) -> None:
+        if self.replay is not None:
+            self._replay_speed = min(len(SPEEDS) - 1, self._replay_speed_index() + 1)
+        else:
+            self.driver.change_speed(+1)
+        self._render_status()
+
+    def action_slower(self) -> None:
+        if self.replay is not None:
+            self._replay_speed = max(0, self._replay_speed_index() - 1)
+        else:
+            self.driver.change_speed(-1)
+        self._render_status()
+
+    def action_end_of_day(self) -> None:
+        self.driver.run_to_end_of_day()
+        self._render_status()
+
+    def action_toggle_takeover(self) -> None:
+        if self.driver.human is None:
+            self.driver.human = self._ask_human
+            self.mode = "human takeover"
+            self.notify("Human takeover: you rate every delivered recommendation.")
+        else:
+            self.driver.human = None
+            self.mode = "simulated"
+        self._render_status()
+
+    def _ask_human(self, record: StepRecord) -> asyncio.Future:
+        """The engine waits on this future while the human rates in the dialog(s)."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._open_rating(record.to_json(), future)
+        return future
+
+    def _open_rating(self, step: dict, future: asyncio.Future) -> None:
+        self.driver.set_paused(True)
+        order = [step["delivered"]]
+        if self.rate_both:
+            order += [i for i in range(len(step["candidates"])) if i != step["delivered"]]
+        ratings: dict[int, Rating] = {}
+
+        def ask(position: int) -> None:
+            if position == len(order):
+                if not future.done():
+                    future.set_result(ratings or None)
+                self.driver.set_paused(False)
+                return
+
+            def done(rating: Rating | None) -> None:
+                if rating is not None:
+                    ratings[order[position]] = rating
+                ask(position + 1)
+
+            self.push_screen(RatingDialog(step, order[position], tuple(self._criteria())), done)
+
+        ask(0)
+
+    def action_set_activity(self) -> None:
+        def done(result: tuple | None) -> None:
+            if result is None:
+                return
+            if result[0] == "release":
+                self.driver.release_activity()
+                self.notify("The routine is back in charge.")
+            else:
+                _, text, room, tag, minutes = result
+                self.driver.set_activity(text, room, minutes, (tag,))
+                self.notify(f"From the next step the user is: {text}")
+
+        self.push_screen(ActivityDialog(), done)
+
+    def action_save(self) -> None:
+        try:
+            target = self.driver.save()
+        except OSError as error:
+            self.notify(f"Could not save: {error}", severity="error")
+            return
+        self.notify(f"Saved to {target}")
+
+    def action_filter(self) -> None:
+        timeline = self.timeline
+        timeline.only_recommendations = not timeline.only_recommendations
+        source = self.replay.day_steps(self.replay.current["day"]) if self.replay is not None else self.steps
+        timeline.reset(source, follow=self.replay is None)
+        self.notify("Showing only recommendations" if timeline.only_recommendations else "Showing every step")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.detail.show(self.timeline.selected_step())
+
+    # --- runs: new, open, quit ---------------------------------------------------------
+    def action_new_run(self) -> None:
+        from engine.persona import load_persona
+        from engine.persona_library import persona_paths
+        from training.registry import ASSISTANTS
+
+        personas = [load_persona(p) for p in persona_paths()]
+        current = (self.config.persona, self.config.assistant) if self.config else ("", "properassistant")
+
+        def done(choice: tuple | None) -> None:
+            if choice is None:
+                return
+            persona, assistant = choice
+            base = self.config or RunConfig(persona=persona, assistant=assistant)
+            self._after_save_prompt(lambda: self._switch_live(base.model_copy(
+                update={"persona": persona, "assistant": assistant})))
+
+        self.push_screen(NewRunDialog(personas, ASSISTANTS, current), done)
+
+    def _switch_live(self, config: RunConfig) -> None:
+        self._stop_live()
+        self.autostart = True
+        self._start_live(config)
+
+    def action_open_run(self) -> None:
+        runs = sorted((p.parent for p in self.saves.glob("*/run.toml")), key=lambda p: p.name, reverse=True)
+        runs += sorted(p.parent for p in self.saves.glob("*/*/run.toml"))
+
+        def done(path: Path | None) -> None:
+            if path is not None:
+                self._after_save_prompt(lambda: self._open(path))
+
+        self.push_screen(OpenRunDialog(runs), done)
+
+    def _open(self, path: Path) -> None:
+        try:
+            replay = Replay(path)
+        except (ConfigError, RunError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self._stop_live()
+        self.driver = None
+        self._start_replay(path, replay)
+
+    def _after_save_prompt(self, then) -> None:
+        """Run `then` after asking to save unsaved live work (if any)."""
+        if self.driver is None or not self.driver.unsaved:
+            then()
+            return
+
+        def done(choice: str) -> None:
+            if choice == "save":
+                self.action_save()
+                then()
+            elif choice == "discard":
+                self.driver.discard()
+                then()
+
+        self.push_screen(QuitDialog(), done)
+
+    async def action_quit(self) -> None:
+        if self.driver is not None and self.driver.unsaved:
+            def done(choice: str) -> None:
+                if choice == "save":
+                    self.action_save()
+                    self._stop_live()
+                    self.exit(return_code=0)
+                elif choice == "discard":
+                    self.driver.discard()
+                    self.exit(return_code=0)
+
+            self.push_screen(QuitDialog(), done)
+            return
+        self._stop_live()
+        self.exit(return_code=0)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # --- replay ------------------------------------------------------------------------
+    def _start_replay(self, path: Path, replay: Replay | None = None) -> None:
+        self.replay = replay or Replay(path)
+        self.config = None
+        self.mode = "replay"
+        self.replay_playing = False
+        self._replay_speed = SPEEDS.index(150)
+        self._show_replay_day()
+        self.refresh_bindings()
+
+    def _replay_speed_index(self) -> int:
+        return getattr(self, "_replay_speed", SPEEDS.index(150))
+
+    def _show_replay_day(self) -> None:
+        r = self.replay
+        self.steps = r.day_steps(r.current["day"])
+        timeline = self.timeline
+        timeline.reset(self.steps, follow=False)
+        self._sync_replay_cursor()
+
+    def _sync_replay_cursor(self) -> None:
+        r = self.replay
+        self.today = r.today()
+        self.daily_means = r.daily_means()
+        timeline = self.timeline
+        key = f"{r.current['day']}-{r.current['step']}"
+        for row, step in enumerate(timeline.steps):
+            if f"{step['day']}-{step['step']}" == key:
+                timeline.move_cursor(row=row, animate=False)
+                break
+        self._render_all()
+
+    def _replay_move(self, delta: int) -> None:
+        day = self.replay.current["day"]
+        if self.replay.move(delta):
+            if self.replay.current["day"] != day:
+                self._show_replay_day()
+            else:
+                self._sync_replay_cursor()
+
+    def action_prev_step(self) -> None:
+        self._replay_move(-1)
+
+    def action_next_step(self) -> None:
+        self._replay_move(+1)
+
+    def action_prev_day(self) -> None:
+        if self.replay.move_day(-1):
+            self._show_replay_day()
+
+    def action_next_day(self) -> None:
+        if self.replay.move_day(+1):
+            self._show_replay_day()
+
+    def action_jump(self) -> None:
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                found = self.replay.jump(text)
+            except ValueError:
+                found = False
+            if found:
+                self._show_replay_day()
+            else:
+                self.notify(f"No step at {text!r}", severity="warning")
+
+        self.push_screen(JumpDialog(), done)
+
+    def action_replay_play(self) -> None:
+        self.replay_playing = not self.replay_playing
+        self._replay_clock = time.perf_counter()
+        self._render_status()
+
+    def _replay_tick(self) -> None:
+        if not self.replay_playing:
+            return
+        speed = SPEEDS[self._replay_speed_index()]
+        now = time.perf_counter()
+        steps = 50 if speed is None else int((now - self._replay_clock) * speed / 150)
+        if steps <= 0:
+            return
+        self._replay_clock = now
+        self._replay_move(steps)
+        if self.replay.cursor == len(self.replay.steps) - 1:
+            self.replay_playing = False
+            self._render_status()
+
+    async def on_unmount(self) -> None:
+        if self.driver is not None and not self.driver.stopped:
+            self._stop_live()
 
 
-def launch(persona: str, assistant: str, days: int, seed: int, options: dict) -> int:
+def launch(persona: str, assistant: str, days: int, seed: int, options: dict, replay: Path | None = None) -> int:
+    from engine.config import parse_run_config
     from engine.persona_library import resolve_persona
 
-    resolve_persona(persona)  # a clear error before the screen opens
-    config = RunConfig(persona=persona, assistant=assistant, days=days, seed=seed, assistant_options=options)
-    ProPerSimApp(config).run()
-    return 0
+    if replay is not None:
+        Replay(replay)  # a clear error before the screen opens
+        app = ProPerSimApp(replay_dir=replay)
+    else:
+        resolve_persona(persona)
+        config = parse_run_config({"persona": persona, "assistant": assistant, "days": days, "seed": seed,
+                                   "assistant_options": options}, "command line")
+        app = ProPerSimApp(config)
+    app.run()
+    return app.return_code or 0
+
+

@@ -14,6 +14,11 @@ commands:
   propersim --batch ...           run headless (see the batch options above)
   propersim personas [list|show ID|validate [PATH...]|new]
                                   list, show, validate or start persona files
+  propersim open RUN_DIR          replay a recorded run (live or --batch) in the app
+  propersim export-feedback RUN_DIR --out FILE.jsonl
+                                  export the human-labelled preference pairs
+  propersim serve [--port 8000] [-- APP OPTIONS]
+                                  open the same app in a browser (needs the [web] extra)
 
 examples:
   propersim --persona E-A+C+O-N+ --assistant oracle
@@ -68,6 +73,12 @@ def _main(argv: list[str]) -> int:
     if argv and argv[0] == "personas":
         from propersim_tui.persona_cli import personas_command
         return personas_command(argv[1:])
+    if argv and argv[0] == "open":
+        return _open_command(argv[1:])
+    if argv and argv[0] == "export-feedback":
+        return _export_command(argv[1:])
+    if argv and argv[0] == "serve":
+        return _serve_command(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_assistants:
@@ -94,6 +105,46 @@ def _main(argv: list[str]) -> int:
     from propersim_tui.app import launch
     return launch(persona=args.persona, assistant=args.assistant or "oracle", days=args.days,
                   seed=args.seed, options=options)
+
+
+def _open_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="propersim open", description="Replay a recorded run in the app.")
+    parser.add_argument("run_dir", type=Path, help="a run folder (it holds run.toml)")
+    args = parser.parse_args(argv)
+    from propersim_tui.app import launch
+    return launch(persona="", assistant="", days=0, seed=0, options={}, replay=args.run_dir)
+
+
+def _export_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="propersim export-feedback",
+        description="Export the human-labelled preference pairs of a run as prompt/chosen/rejected JSONL.")
+    parser.add_argument("run_dir", type=Path, help="a run folder (it holds pairs.jsonl)")
+    parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    args = parser.parse_args(argv)
+    from training.feedback import export_human_pairs
+    count = export_human_pairs(args.run_dir, args.out)
+    print(f"wrote {count} human-labelled pair(s) to {args.out}")
+    return 0
+
+
+def _serve_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="propersim serve",
+                                     description="Serve the app to a browser (textual-serve, the [web] extra). "
+                                                 "Options after -- go to the app, e.g. -- --persona E-A+C+O-N+")
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("app_args", nargs="*", help="options for the app")
+    args = parser.parse_args(argv)
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise RunError("serving needs the [web] extra: pip install -e '.[web]'") from None
+    import shlex
+    command = shlex.join([sys.executable, "-m", "propersim_tui.cli", *args.app_args])
+    print(f"Serving ProPerSim on http://{args.host}:{args.port} (Ctrl+C stops)")
+    Server(command, host=args.host, port=args.port, title="ProPerSim").serve()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

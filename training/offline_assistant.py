@@ -8,6 +8,7 @@
 | properassistant  | + scores + reasons            | yes       | DPO, daily      |
 """
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -134,8 +135,12 @@ class PolicyAssistant(Assistant):
             emit(TrainingFinished(day, float("nan"), 0.0))
             return
         start = time.perf_counter()
-        loss = train_dpo(self.policy, self.reference, batch, self.dpo, rng,
-                         progress=lambda done, total, loss: emit(TrainingProgress(day, done, total, loss)))
+        loop = asyncio.get_running_loop()
+        # on a thread, so whoever drives the loop (the app) stays responsive; progress hops back to the loop
+        loss = await asyncio.to_thread(
+            train_dpo, self.policy, self.reference, batch, self.dpo, rng,
+            lambda done, total, loss: loop.call_soon_threadsafe(emit, TrainingProgress(day, done, total, loss)))
+        await asyncio.sleep(0)  # deliver the last progress events before the finish
         if not np.all(np.isfinite(self.policy.params)):
             raise RuntimeError(f"DPO training diverged on day {day + 1} (non-finite weights)")
         emit(TrainingFinished(day, loss, time.perf_counter() - start))

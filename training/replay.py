@@ -33,7 +33,17 @@ class ReplayBuffer:
         self.pairs.extend(pairs)
 
     def sample(self, today: int, rng: np.random.Generator) -> list[TrainingPair]:
-        """The day's training set, drawn without replacement."""
+        """The day's training set, drawn without replacement.
+
+        Today's human-labelled pairs are scarce and deliberate, so they are always in it
+        (with their weight); the rest of the set is drawn by the strategy.
+        """
+        human = [p for p in self.pairs if p.day == today and p.source == "human"]
+        if human:
+            rest = ReplayBuffer(self.strategy)
+            rest.pairs = [p for p in self.pairs if not (p.day == today and p.source == "human")]
+            size = 400 if self.strategy == "uniform-400" else 200
+            return human[:size] + rest.sample(today, rng)[: max(0, size - len(human))]
         if self.strategy == "half-today":
             fresh = [p for p in self.pairs if p.day == today]
             older = [p for p in self.pairs if p.day != today]

@@ -1,0 +1,168 @@
+"""Runs a live simulation as an async worker on the app's event loop, paced from the UI.
+
+The engine steps in short bursts and yields between them, so key presses are handled
+within a frame even flat out; day-end training runs on a thread (see the assistant).
+The UI only consumes the engine's events, which pile up in a queue it drains on a timer.
+
+The live run is always recorded (into saves/.live-<stamp>/), so a crash loses at
+most the last few steps; `save` copies it to a named run folder.
+"""
+
+import asyncio
+import datetime as dt
+import shutil
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from engine.config import RunConfig
+from engine.events import DayEnded, RunFinished, StepRecorded, TrainingFinished, TrainingProgress, TrainingStarted
+from engine.house import load_house
+from engine.simulation import Simulation
+from engine.types import Activity, Rating, StepRecord
+from training.runs import new_run
+
+# Simulated seconds per wall second; None runs flat out.
+SPEEDS: tuple[float | None, ...] = (1, 10, 60, 150, 600, 1500, 6000, None)
+DEFAULT_SPEED = 1500
+BURST_SECONDS = 0.008  # flat out, the engine yields to the UI at least this often
+
+# A human rating hook: given the step, returns (eventually) ratings by candidate index, or None.
+HumanRater = Callable[[StepRecord], Awaitable[dict[int, Rating] | None]]
+
+
+def speed_label(speed: float | None) -> str:
+    return "max" if speed is None else f"{speed:g}x"
+
+
+class EngineDriver:
+    def __init__(self, config: RunConfig, root: Path = Path("saves")):
+        self.config = config
+        self.root = root
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        self.live_dir = root / f".live-{stamp}"
+        self.sim: Simulation = new_run(config, self.live_dir)
+        self.events: deque = deque()  # engine -> UI
+        self.speed_index = SPEEDS.index(DEFAULT_SPEED)
+        self.paused = False
+        self.pending_steps = 0  # single steps requested while paused
+        self.run_until_day: int | None = None
+        self.human: HumanRater | None = None
+        self.saved_steps = 0
+        self.steps_done = 0
+        self.saved_to: Path | None = None
+        self.stopped = False
+        self._wake = asyncio.Event()
+        self.sim.subscribe(self._on_event)
+        self.sim.rating_override = self._human_override
+
+    # --- controls ----------------------------------------------------------------------
+    @property
+    def speed(self) -> float | None:
+        """Simulated seconds per wall second (None: flat out, as while running to the end of a day)."""
+        return None if self.run_until_day is not None else SPEEDS[self.speed_index]
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.pending_steps = 0
+        self._wake.set()
+
+    def step_once(self) -> None:
+        self.paused = True
+        self.pending_steps += 1
+        self._wake.set()
+
+    def change_speed(self, delta: int) -> None:
+        self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + delta))
+        self._wake.set()
+
+    def run_to_end_of_day(self) -> None:
+        self.run_until_day = self.sim.day
+        self.paused = False
+        self._wake.set()
+
+    def set_activity(self, text: str, room: str, minutes: int, tags: tuple[str, ...] = ("leisure",)) -> None:
+        """The human sets what the user does, from the next step, for `minutes` (0: until released)."""
+        sim = self.sim
+        step = sim.next_step
+        until = sim.clock.steps_per_day if minutes <= 0 else step + max(1, minutes * 60 // sim.clock.step_seconds)
+        obj = load_house().rooms[room].objects[0]
+        sim.user.set_activity(Activity(text, room, obj, tags, source="human"), until)
+
+    def release_activity(self) -> None:
+        self.sim.user.release_activity()
+
+    @property
+    def unsaved(self) -> bool:
+        return self.steps_done > self.saved_steps
+
+    def save(self, name: str | None = None) -> Path:
+        """Copy the live run to saves/<name>/ (default: a timestamped name); returns the folder."""
+        if self.sim.store is not None:
+            self.sim.store.flush()
+        default = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{self.config.persona}-{self.config.assistant}"
+        target = self.saved_to or self.root / (name or default)
+        tmp = target.with_name(target.name + ".saving")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.live_dir, tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        self.saved_to = target
+        self.saved_steps = self.steps_done
+        return target
+
+    def discard(self) -> None:
+        """Forget the live recording (saved or not wanted)."""
+        self.stop()
+        shutil.rmtree(self.live_dir, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Stop after the current step and close the recording (flushed)."""
+        self.stopped = True
+        self._wake.set()
+        if self.sim.store is not None:
+            self.sim.store.close()
+
+    # --- the engine side ---------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, StepRecorded):
+            self.steps_done += 1
+        if isinstance(event, (StepRecorded, DayEnded, RunFinished, TrainingStarted, TrainingProgress, TrainingFinished)):
+            self.events.append(event)
+
+    def _human_override(self, record: StepRecord):
+        if self.human is None or not record.delivered_candidate.is_recommendation:
+            return None
+        return self.human(record)
+
+    async def _wait(self, seconds: float | None) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def run(self) -> None:
+        """The engine loop: bursts of steps, paced by the speed, yielding to the UI between them."""
+        sim = self.sim
+        while not self.stopped and not sim.finished:
+            if self.paused and self.pending_steps == 0:
+                await self._wait(None)
+                continue
+            if self.pending_steps:
+                self.pending_steps -= 1
+            burst_start = time.perf_counter()
+            while not self.stopped:
+                record = await sim.step()
+                if record is None:
+                    break
+                if self.run_until_day is not None and await sim.close_day_if_over():
+                    self.run_until_day, self.paused = None, True
+                    break
+                if self.speed is not None or self.paused or time.perf_counter() - burst_start > BURST_SECONDS:
+                    break
+            if self.speed is not None and not self.paused:
+                await self._wait(sim.clock.step_seconds / self.speed)
+            else:
+                await asyncio.sleep(0.001)  # let the UI handle keys and repaint

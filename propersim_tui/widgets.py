@@ -1,0 +1,184 @@
+"""The main screen's panels."""
+
+import math
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label, ProgressBar, Sparkline, Static
+
+from engine.house import load_house
+from engine.vocab import BIG_FIVE
+from propersim_tui.view import CRITERIA_SHORT, floor_plan, is_recommendation, step_detail, timeline_cells
+
+MAX_ROWS = 1000  # rows kept in the timeline widget; everything stays in memory and on disk
+
+
+class StatusBar(Static):
+    """Persona, Big Five badges, day, clock, speed, mode, backend and run state."""
+
+    def show(self, *, name: str, traits, day: int, days: int, clock: str, speed: str, mode: str,
+             backend: str, state: str) -> None:
+        text = Text()
+        text.append(f" {name} ", style="bold")
+        for trait in BIG_FIVE:
+            high = getattr(traits, trait) == "high"
+            text.append(f" {trait[0].upper()}{'▲' if high else '▼'} ", style="black on green" if high else "black on grey62")
+            text.append(" ")
+        text.append(f" Day {day}/{days} ", style="bold")
+        text.append(f"{clock} ", style="bold cyan")
+        text.append(f" {speed} ", style="bold")
+        mode_style = {"human takeover": "bold white on magenta", "replay": "bold white on blue"}.get(mode, "bold")
+        text.append(f" {mode} ", style=mode_style)
+        text.append(f" {backend} ", style="dim")
+        text.append(f" {state} ", style="bold yellow" if state != "running" else "bold green")
+        self.update(text)
+
+
+class HomePanel(Static):
+    def show(self, activity: dict | None) -> None:
+        house = load_house()
+        compact = self.app.size.width < 120  # no room for the floor plan: name the room instead
+        if activity is None:
+            self.update("" if compact else floor_plan(house.rooms, "", ""))
+            return
+        if compact:
+            room = house.rooms[activity["room"]].label
+            text = Text.assemble(("● ", "bold yellow"), (room, "bold green"), (f" · {activity['object']}\n", "yellow"))
+        else:
+            text = floor_plan(house.rooms, activity["room"], activity["object"])
+            text.append("\n")
+        text.append(activity["text"], style="bold italic" if activity.get("source") == "human" else "bold")
+        if activity.get("source") == "human":
+            text.append("  (set by you)", style="magenta")
+        self.update(text)
+
+
+class ScoresPanel(Vertical):
+    DEFAULT_CSS = """
+    ScoresPanel { height: auto; }
+    ScoresPanel Sparkline { height: 2; margin: 0 0; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="score-text")
+        yield Label("Daily means", id="sparkline-label")
+        yield Sparkline([], id="daily-means")
+
+    def show(self, today: list[dict], daily_means: list[float], wanted: tuple[float, float], criteria) -> None:
+        if not self.query("#score-text"):
+            return  # not composed yet; the next refresh shows it
+        n = len(today)
+        text = Text()
+        mean = sum(s["candidates"][s["delivered"]]["rating"]["total"] for s in today) / n if n else math.nan
+        text.append("Today's mean ", style="bold")
+        text.append("—" if math.isnan(mean) else f"{mean:.2f}", style="bold cyan")
+        text.append(f" · {n} steps\n")
+        for name in criteria:
+            rate = sum(s["candidates"][s["delivered"]]["rating"]["criteria"][name] for s in today) / n if n else 0.0
+            bar = "█" * round(rate * 10)
+            text.append(f"{CRITERIA_SHORT.get(name, name[0].upper())} {name[:10]:10} ", style="dim")
+            text.append(f"{bar:10}", style="green" if rate >= 0.75 else "yellow" if rate >= 0.5 else "red")
+            text.append(f" {rate:4.0%}\n")
+        hours = n * 150 / 3600
+        recs = sum(1 for s in today if is_recommendation(s))
+        rate = recs / hours if hours else 0.0
+        inside = wanted[0] <= rate <= wanted[1]
+        text.append("Recs/hour ", style="bold")
+        text.append(f"{rate:.2f}", style="green" if inside else "red")
+        text.append(f" · wanted {wanted[0]:.2f}–{wanted[1]:.2f}", style="dim")
+        self.query_one("#score-text", Static).update(text)
+        sparkline = self.query_one(Sparkline)
+        sparkline.display = len(daily_means) >= 2
+        sparkline.data = daily_means
+        label = "Daily means: " + (" ".join(f"{m:.1f}" for m in daily_means[-6:]) if daily_means else "—")
+        self.query_one("#sparkline-label", Label).update(label)
+
+
+class TrainingStatus(Vertical):
+    DEFAULT_CSS = """
+    TrainingStatus { height: auto; display: none; }
+    TrainingStatus.-active { display: block; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("Training", id="training-label")
+        yield ProgressBar(total=1, show_eta=False, id="training-bar")
+
+    def started(self, day: int, pairs: int) -> None:
+        self.add_class("-active")
+        self.query_one(Label).update(f"Day {day + 1} training: DPO on {pairs} pairs")
+        self.query_one(ProgressBar).update(total=1, progress=0)
+
+    def progress(self, day: int, done: int, total: int, loss: float) -> None:
+        self.add_class("-active")
+        self.query_one(Label).update(f"Day {day + 1} training: loss {loss:.3f}")
+        self.query_one(ProgressBar).update(total=total, progress=done)
+
+    def finished(self, day: int, loss: float, seconds: float) -> None:
+        self.query_one(Label).update(f"Day {day + 1} trained: loss {loss:.3f} in {seconds:.1f} s")
+        self.query_one(ProgressBar).update(progress=self.query_one(ProgressBar).total)
+
+
+class Timeline(DataTable):
+    """One row per awake step; the newest MAX_ROWS are rendered, optionally only recommendations."""
+
+    FIXED = (("day", 3), ("time", 5), ("activity", 0), ("delivered", 0), ("score", 5), ("criteria", 12), ("", 2))
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for label, width in self.FIXED:
+            self.add_column(label, width=width or 10, key=label or "human")
+        self._fit_columns()
+        self.only_recommendations = False
+        self.steps: list[dict] = []  # the rows' step records, in order
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Share the free width between activity (2/5) and the recommendation (3/5)."""
+        fixed = sum(w for _, w in self.FIXED) + 2 * len(self.FIXED) + 2
+        free = max(30, self.size.width - fixed)
+        self.columns["activity"].width = free * 2 // 5
+        self.columns["delivered"].width = free - free * 2 // 5
+        self.refresh()
+
+    def visible(self, step: dict) -> bool:
+        return not self.only_recommendations or is_recommendation(step)
+
+    def append_steps(self, steps: list[dict], follow: bool = True) -> None:
+        shown = [s for s in steps if self.visible(s)][-MAX_ROWS:]
+        if not shown:
+            return
+        overflow = len(self.steps) + len(shown) - MAX_ROWS
+        if overflow > 0:
+            if overflow >= len(self.steps):
+                self.clear()
+                self.steps = []
+            else:
+                for key in list(self.rows)[:overflow]:
+                    self.remove_row(key)
+                del self.steps[:overflow]
+        for step in shown:
+            self.add_row(*timeline_cells(step), key=f"{step['day']}-{step['step']}")
+            self.steps.append(step)
+        if follow:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def reset(self, steps: list[dict], follow: bool = True) -> None:
+        self.clear()
+        self.steps = []
+        self.append_steps(steps, follow)
+
+    def selected_step(self) -> dict | None:
+        if not self.steps or self.cursor_row < 0 or self.cursor_row >= len(self.steps):
+            return None
+        return self.steps[self.cursor_row]
+
+
+class DetailPanel(Static):
+    def show(self, step: dict | None) -> None:
+        self.update(step_detail(step) if step else Text("Select a row to see both candidates, the judge's reasons "
+                                                        "and the memories the assistant recalled.", style="dim"))

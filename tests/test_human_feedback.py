@@ -1,0 +1,58 @@
+"""Human ratings replace the judge's, are recorded as such, and feed the next training round."""
+
+import asyncio
+import json
+
+from engine.config import RunConfig
+from engine.types import Rating
+from tests.conftest import REFERENCE_PERSONA
+from training.feedback import export_human_pairs
+from training.runs import new_run
+
+
+def _human_run(tmp_path, weight: float = 3.0):
+    config = RunConfig(persona=REFERENCE_PERSONA, assistant="properassistant", days=1, human_weight=weight)
+    sim = new_run(config, tmp_path / "run")
+    rated = []
+
+    def human(record):
+        if record.delivered_candidate.is_recommendation and len(rated) < 20:
+            rating = Rating(dict.fromkeys(sim.criteria, False), "not now, thanks", source="human")
+            rated.append(record.step)
+            return {record.delivered: rating}
+        return None
+
+    sim.rating_override = human
+    return sim, rated
+
+
+def test_human_ratings_are_recorded_and_become_weighted_pairs(tmp_path):
+    sim, rated = _human_run(tmp_path)
+    samples = []
+    original = sim.assistant.replay.sample
+    sim.assistant.replay.sample = lambda today, rng: samples.append(original(today, rng)) or samples[-1]
+    asyncio.run(sim.run())
+    steps = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    human_steps = [s for s in steps if s["candidates"][s["delivered"]]["rating"]["source"] == "human"]
+    assert [s["step"] for s in human_steps] == rated and len(rated) == 20
+    assert all(s["candidates"][s["delivered"]]["rating"]["total"] == 0 for s in human_steps)
+    pairs = [json.loads(line) for line in (tmp_path / "run" / "pairs.jsonl").read_text().splitlines()]
+    human_pairs = [p for p in pairs if p["source"] == "human"]
+    assert human_pairs and all(p["weight"] == 3.0 and p["rejected_score"] == 0 for p in human_pairs)
+    # the next training round's input holds every human pair, with its weight
+    (batch,) = samples
+    trained = [p for p in batch if p.source == "human"]
+    assert len(trained) == len(human_pairs) and all(p.weight == 3.0 for p in trained)
+    out = tmp_path / "feedback.jsonl"
+    assert export_human_pairs(tmp_path / "run", out) == len(human_pairs)
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all({"prompt", "chosen", "rejected"} <= set(p) for p in exported)
+
+
+def test_human_weight_changes_what_training_learns(tmp_path):
+    weights = {}
+    for weight in (1.0, 20.0):
+        sim, _ = _human_run(tmp_path / str(weight), weight)
+        asyncio.run(sim.run())
+        weights[weight] = sim.assistant.policy.params.copy()
+    assert not (weights[1.0] == weights[20.0]).all()

@@ -1,0 +1,216 @@
+"""The app under Textual's pilot: one test per control, takeover, save and replay, and key latency."""
+
+import json
+import statistics
+
+from textual.widgets import Checkbox, Input
+
+from engine.config import RunConfig
+from propersim_tui.app import ProPerSimApp
+from propersim_tui.dialogs import ActivityDialog, QuitDialog, RatingDialog
+from propersim_tui.driver import SPEEDS
+from tests.conftest import REFERENCE_PERSONA
+
+
+def make_app(tmp_path, assistant="oracle", autostart=True, days=3, **config) -> ProPerSimApp:
+    return ProPerSimApp(RunConfig(persona=REFERENCE_PERSONA, assistant=assistant, days=days, **config),
+                        saves=tmp_path / "saves", autostart=autostart)
+
+
+async def wait_until(pilot, condition, timeout=5.0):
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return True
+        await pilot.pause(0.02)
+    return condition()
+
+
+def status_text(app) -> str:
+    return str(app.status.render())
+
+
+async def test_pause_stops_the_clock(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        assert await wait_until(pilot, lambda: app.records_seen > 3)
+        await pilot.press("space")
+        assert "paused" in status_text(app)
+        await pilot.pause(0.3)
+        frozen = app.driver.steps_done
+        await pilot.pause(0.4)
+        assert app.driver.steps_done == frozen
+        await pilot.press("space")
+        assert await wait_until(pilot, lambda: app.driver.steps_done > frozen)
+
+
+async def test_step_advances_exactly_one_step(tmp_path):
+    app = make_app(tmp_path, autostart=False)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.2)
+        assert app.driver.steps_done == 0
+        for expected in (1, 2, 3):
+            await pilot.press("n")
+            assert await wait_until(pilot, lambda expected=expected: app.records_seen == expected)
+            await pilot.pause(0.15)
+            assert app.driver.steps_done == expected
+        assert app.timeline.row_count == 3
+
+
+async def test_speed_changes_the_rate(tmp_path):
+    app = make_app(tmp_path, assistant="properassistant", days=60)
+    async with app.run_test() as pilot:
+        app.driver.speed_index = 1
+        await pilot.press("minus")
+        assert app.driver.speed == SPEEDS[0] and "1x" in status_text(app)
+        start = app.driver.steps_done
+        await pilot.pause(0.5)
+        slow = app.driver.steps_done - start
+        app.driver.speed_index = len(SPEEDS) - 2
+        await pilot.press("plus")
+        assert app.driver.speed is None and "max" in status_text(app)
+        start = app.driver.steps_done
+        await pilot.pause(0.3)
+        fast = app.driver.steps_done - start
+        assert slow <= 1 and fast > 50 * max(slow, 1)
+
+
+async def test_run_to_end_of_day(tmp_path):
+    app = make_app(tmp_path, autostart=False)
+    async with app.run_test() as pilot:
+        await pilot.press("d")
+        assert await wait_until(pilot, lambda: app.driver.sim.day == 1 and app.driver.paused, timeout=20)
+        assert await wait_until(pilot, lambda: len(app.daily_means) == 1)
+        assert app.driver.paused and app.steps[-1]["day"] == 0
+
+
+async def test_takeover_rating_is_recorded_as_human(tmp_path):
+    app = make_app(tmp_path, assistant="random", assistant_options={"rate": 0.5})
+    async with app.run_test() as pilot:
+        await pilot.press("h")
+        assert "human takeover" in status_text(app)
+        previous = None
+        for _ in range(6):  # rate a few delivered recommendations 3 points
+            assert await wait_until(pilot, lambda previous=previous: isinstance(app.screen, RatingDialog)
+                                    and app.screen is not previous)
+            dialog = previous = app.screen
+            assert app.driver.paused  # the simulation waits for the human
+            await pilot.press("3")
+            assert [dialog.query_one(f"#crit-{c}", Checkbox).value for c in dialog.criteria] == [True, True, True, False]
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda dialog=dialog: app.screen is not dialog)
+        app.driver.human = None  # takeover off; a dialog may already be open for the next step
+        if isinstance(app.screen, RatingDialog):
+            await pilot.press("escape")
+        await pilot.press("space")
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        saved = app.driver.saved_to
+    steps = [json.loads(line) for line in (saved / "events.jsonl").read_text().splitlines()]
+    human = [s for s in steps if s["candidates"][s["delivered"]]["rating"]["source"] == "human"]
+    assert len(human) >= 6 and all(s["candidates"][s["delivered"]]["rating"]["total"] == 3 for s in human)
+    pairs = [json.loads(line) for line in (saved / "pairs.jsonl").read_text().splitlines()]
+    assert any(p["source"] == "human" for p in pairs)
+
+
+async def test_setting_the_activity_changes_the_next_observation(tmp_path):
+    app = make_app(tmp_path, autostart=False)
+    async with app.run_test() as pilot:
+        await pilot.press("n")
+        assert await wait_until(pilot, lambda: app.records_seen == 1)
+        await pilot.press("a")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ActivityDialog))
+        app.screen.query_one("#activity-text", Input).value = "Baking sourdough"
+        app.screen.query_one("#activity-text", Input).focus()
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: not isinstance(app.screen, ActivityDialog))
+        await pilot.press("n")
+        assert await wait_until(pilot, lambda: app.records_seen == 2)
+        activity = app.steps[-1]["activity"]
+        assert activity["text"] == "Baking sourdough" and activity["source"] == "human"
+        assert activity["room"] == "common_room"
+
+
+async def test_save_then_replay_shows_the_same_rows(tmp_path):
+    app = make_app(tmp_path, autostart=False)
+    async with app.run_test() as pilot:
+        for expected in range(1, 9):
+            await pilot.press("n")
+            assert await wait_until(pilot, lambda expected=expected: app.records_seen == expected)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        saved = app.driver.saved_to
+        live_rows = [tuple(str(c) for c in app.timeline.get_row_at(i)) for i in range(8)]
+    assert (saved / "run.toml").exists() and (saved / "events.jsonl").exists()
+    replay = ProPerSimApp(replay_dir=saved, saves=tmp_path / "saves")
+    async with replay.run_test() as pilot:
+        await pilot.pause(0.1)
+        timeline = replay.timeline
+        assert [tuple(str(c) for c in timeline.get_row_at(i)) for i in range(timeline.row_count)] == live_rows
+        assert "replay" in status_text(replay)
+        await pilot.press("right", "right")
+        assert replay.replay.cursor == 2 and timeline.cursor_row == 2
+        await pilot.press("left")
+        assert replay.replay.cursor == 1
+
+
+async def test_replay_of_a_batch_run_navigates_days(tmp_path):
+    from training.runs import new_run
+
+    await new_run(RunConfig(persona=REFERENCE_PERSONA, assistant="oracle", days=2), tmp_path / "batch").run()
+    app = ProPerSimApp(replay_dir=tmp_path / "batch", saves=tmp_path / "saves")
+    async with app.run_test() as pilot:
+        await pilot.press("right_square_bracket")
+        assert app.replay.current["day"] == 1
+        await pilot.press("g")
+        await pilot.press(*"18:00", "enter")
+        await pilot.pause(0.1)
+        assert app.replay.current["day"] == 1 and app.replay.current["clock"] >= "18:00"
+        assert app.replay.current["clock"] == app.timeline.selected_step()["clock"]
+        await pilot.press("left_square_bracket")
+        assert app.replay.current["day"] == 0
+
+
+async def test_quit_asks_to_save_unsaved_work(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        assert await wait_until(pilot, lambda: app.records_seen > 0)
+        await pilot.press("q")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, QuitDialog) and app.is_running
+        await pilot.press("q")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("s")  # save and quit
+        await pilot.pause(0.2)
+    saved = list((tmp_path / "saves").glob("*/run.toml"))
+    assert len(saved) == 1 and app.return_code == 0
+
+
+async def test_key_presses_show_within_100ms_at_full_speed(tmp_path):
+    """A key sent the way the terminal driver sends it, timed until the status bar shows its effect."""
+    import asyncio
+    import time
+
+    from textual import events
+
+    app = make_app(tmp_path, assistant="properassistant", days=60)
+    async with app.run_test() as pilot:
+        app.driver.change_speed(len(SPEEDS))  # flat out
+        assert await wait_until(pilot, lambda: app.records_seen > 500)
+        measured = []
+        steps_at_start = app.driver.steps_done
+        for _ in range(20):
+            expected = "running" if app.driver.paused else "paused"
+            start = time.perf_counter()
+            key = events.Key("space", " ")
+            key.set_sender(app)
+            app._driver.send_message(key)
+            while expected not in status_text(app):
+                await asyncio.sleep(0.001)
+                assert time.perf_counter() - start < 2.0
+            measured.append(time.perf_counter() - start)
+            await asyncio.sleep(0.05)
+        assert app.driver.steps_done - steps_at_start > 100  # it really was running flat out in between
+    median = statistics.median(measured)
+    print(f"key-to-screen at full speed: median {median * 1000:.1f} ms, max {max(measured) * 1000:.1f} ms")
+    assert median < 0.1
