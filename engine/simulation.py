@@ -12,6 +12,7 @@ from engine.assistant import Assistant
 from engine.catalog import load_catalog
 from engine.clock import SimClock
 from engine.config import RunConfig
+from engine.errors import RunError
 from engine.events import DayEnded, DayStarted, Error, RunFinished, StepRecorded
 from engine.judge_rubric import DayHistory, RubricJudge
 from engine.metrics import DayMetrics, day_metrics
@@ -168,7 +169,12 @@ class Simulation:
     async def _close_day(self) -> DayMetrics:
         day = self.day
         metrics = day_metrics(day, self.day_records, len(self.day_pairs), self.config.step_seconds, self.criteria)
-        await self.assistant.end_day(day, self.day_pairs, self.emit)
+        try:
+            await self.assistant.end_day(day, self.day_pairs, self.emit)
+        except Exception as error:  # never skipped silently: the run stops, earlier days stay resumable
+            where = f" (run folder {self.store.folder}; resume with --batch --resume)" if self.store else ""
+            raise RunError(f"training at the end of day {day + 1} failed: {type(error).__name__}: {error}. "
+                           f"Days before it are checkpointed{where}.") from error
         if self.store is not None:
             self.store.checkpoint(day, self.assistant.save)
             self.store.end_day(metrics, self.criteria)

@@ -3,16 +3,25 @@
 import asyncio
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer
 
 from engine.config import RunConfig
 from engine.errors import ConfigError, RunError
-from engine.events import DayEnded, RunFinished, StepRecorded, TrainingFinished, TrainingProgress, TrainingStarted
+from engine.events import (
+    DayEnded,
+    Error,
+    RunFinished,
+    StepRecorded,
+    TrainingFinished,
+    TrainingProgress,
+    TrainingStarted,
+)
 from engine.types import Rating, StepRecord
 from propersim_tui.dialogs import (
     ActivityDialog,
@@ -119,6 +128,15 @@ class ProPerSimApp(App):
         if os.environ.get("PROPERSIM_STARTUP_PROBE"):  # bench/startup.py: exit once the first screen is up
             self.call_after_refresh(lambda: self.exit(return_code=0))
 
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """Every control in the command palette too, with its key."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if self.check_action(binding.action, ()) and binding.action != "quit":
+                key = binding.key_display or binding.key.split(",")[0]
+                yield SystemCommand(binding.description, f"key: {key}",
+                                    lambda action=binding.action: self.run_action(action))
+
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 120, "-narrow")
         if hasattr(self, "timeline"):
@@ -182,6 +200,9 @@ class ProPerSimApp(App):
                 self.training.finished(event.day, event.loss, event.seconds)
             elif isinstance(event, RunFinished):
                 self.notify(f"Run finished: {event.days} days. Press s to save.")
+            elif isinstance(event, Error):
+                self.notify(f"The run stopped: {event.message}", severity="error", timeout=30)
+                self._render_status()
         if fresh:
             self.timeline.append_steps(fresh)
             self._render_all()
@@ -512,7 +533,8 @@ class ProPerSimApp(App):
             self._stop_live()
 
 
-def launch(persona: str, assistant: str, days: int, seed: int, options: dict, replay: Path | None = None) -> int:
+def launch(persona: str, assistant: str, days: int, seed: int, options: dict, replay: Path | None = None,
+           human_weight: float = 1.0, rate_both: bool = False) -> int:
     from engine.config import parse_run_config
     from engine.persona_library import resolve_persona
 
@@ -522,8 +544,8 @@ def launch(persona: str, assistant: str, days: int, seed: int, options: dict, re
     else:
         resolve_persona(persona)
         config = parse_run_config({"persona": persona, "assistant": assistant, "days": days, "seed": seed,
-                                   "assistant_options": options}, "command line")
-        app = ProPerSimApp(config)
+                                   "assistant_options": options, "human_weight": human_weight}, "command line")
+        app = ProPerSimApp(config, rate_both=rate_both)
     app.run()
     return app.return_code or 0
 

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--persona", metavar="ID", default=DEFAULT_PERSONA,
                         help=f"app: the persona to simulate (default {DEFAULT_PERSONA})")
     parser.add_argument("--assistant", metavar="NAME", default=None,
-                        help="assistant variant (see `propersim --list-assistants`); default oracle in the app, required with --batch")
+                        help="assistant variant (see `propersim --list-assistants`); default properassistant in the app, required with --batch")
     parser.add_argument("--option", metavar="KEY=VALUE", action="append", default=[],
                         help="assistant option, repeatable (e.g. --option rate=0.05)")
     parser.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="batch: folder for the runs (default saves/<timestamp>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="batch: continue a recorded run from its last complete day")
+    parser.add_argument("--human-weight", type=float, default=1.0, metavar="W",
+                        help="app: training weight of the pairs a human's ratings form (default 1.0)")
+    parser.add_argument("--rate-both", action="store_true",
+                        help="app: in human takeover, also rate the candidate that was not delivered")
     parser.add_argument("--list-assistants", action="store_true", help="list the assistant variants and exit")
     return parser
 
@@ -103,8 +107,8 @@ def _main(argv: list[str]) -> int:
         personas = [p.strip() for p in args.personas.split(",") if p.strip()]
         return run_batch(personas, args.assistant, args.days, args.seed, out, options, console)
     from propersim_tui.app import launch
-    return launch(persona=args.persona, assistant=args.assistant or "oracle", days=args.days,
-                  seed=args.seed, options=options)
+    return launch(persona=args.persona, assistant=args.assistant or "properassistant", days=args.days,
+                  seed=args.seed, options=options, human_weight=args.human_weight, rate_both=args.rate_both)
 
 
 def _open_command(argv: list[str]) -> int:

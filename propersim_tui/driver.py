@@ -17,7 +17,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from engine.config import RunConfig
-from engine.events import DayEnded, RunFinished, StepRecorded, TrainingFinished, TrainingProgress, TrainingStarted
+from engine.errors import RunError
+from engine.events import (
+    DayEnded,
+    Error,
+    RunFinished,
+    StepRecorded,
+    TrainingFinished,
+    TrainingProgress,
+    TrainingStarted,
+)
 from engine.house import load_house
 from engine.simulation import Simulation
 from engine.types import Activity, Rating, StepRecord
@@ -144,7 +153,15 @@ class EngineDriver:
         self._wake.clear()
 
     async def run(self) -> None:
-        """The engine loop: bursts of steps, paced by the speed, yielding to the UI between them."""
+        """The engine loop; an engine error pauses the run and is shown, never a crash of the app."""
+        try:
+            await self._loop()
+        except Exception as error:
+            self.paused = True
+            self.events.append(Error(f"{type(error).__name__}: {error}" if not isinstance(error, RunError) else str(error)))
+
+    async def _loop(self) -> None:
+        """Bursts of steps, paced by the speed, yielding to the UI between them."""
         sim = self.sim
         while not self.stopped and not sim.finished:
             if self.paused and self.pending_steps == 0:

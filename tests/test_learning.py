@@ -192,3 +192,17 @@ def test_training_emits_progress_events():
     assert isinstance(seen[0], TrainingStarted) and isinstance(seen[-1], TrainingFinished)
     progress = [e for e in seen if isinstance(e, TrainingProgress)]
     assert progress and progress[-1].done == progress[-1].total
+
+
+def test_a_training_failure_stops_the_run_with_a_clear_error(tmp_path, monkeypatch):
+    import training.offline_assistant as module
+    from engine.errors import RunError
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("loss is NaN")
+
+    monkeypatch.setattr(module, "train_dpo", broken)
+    with pytest.raises(RunError, match=r"training at the end of day 1 failed: FloatingPointError: loss is NaN"):
+        run_days("properassistant", days=2, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints" / "day-00").exists()  # nothing pretends day 1 completed
+    assert not (tmp_path / "run" / "metrics.csv").exists()

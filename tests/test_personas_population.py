@@ -108,3 +108,30 @@ def test_mutated_persona_files_load_or_fail_clearly(tmp_path_factory, mutations)
         for problem in error.problems:
             assert problem.message
         assert str(error).startswith(str(path))
+
+
+def test_persona_commands(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "propersim_tui.cli", "personas", *args], capture_output=True,
+                              text=True, cwd=REPO, timeout=60, env={"COLUMNS": "200", "PATH": ""})
+
+    listing = cli()
+    assert listing.returncode == 0 and listing.stdout.count("E+") + listing.stdout.count("E-") >= 32
+    shown = cli("show", REFERENCE_PERSONA)
+    assert shown.returncode == 0 and "Rosa Delgado" in shown.stdout and "Rubric" in shown.stdout
+    template = cli("new")
+    target = tmp_path / "E-A+C+O-N+.toml"
+    target.write_text(template.stdout)
+    assert "#" in template.stdout and load_persona(target).name  # a commented template that validates
+    broken = tmp_path / "E+A+C+O+N-.toml"
+    raw = tomllib.loads((PERSONAS / f"{REFERENCE_PERSONA}.toml").read_text())
+    raw["age"], raw["colour"] = 300, "red"
+    broken.write_text(tomli_w.dumps(raw))
+    report = cli("validate", str(target), str(broken))
+    assert report.returncode == 1
+    assert "age:" in report.stdout and "colour: unknown key" in report.stdout and "1 valid, 1 invalid" in report.stdout

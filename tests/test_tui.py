@@ -214,3 +214,27 @@ async def test_key_presses_show_within_100ms_at_full_speed(tmp_path):
     median = statistics.median(measured)
     print(f"key-to-screen at full speed: median {median * 1000:.1f} ms, max {max(measured) * 1000:.1f} ms")
     assert median < 0.1
+
+
+async def test_takeover_can_rate_both_candidates(tmp_path):
+    app = ProPerSimApp(RunConfig(persona=REFERENCE_PERSONA, assistant="every-step", days=2),
+                       saves=tmp_path / "saves", rate_both=True)
+    async with app.run_test() as pilot:
+        await pilot.press("h")
+        roles = []
+        previous = None
+        for points in ("4", "1"):  # the delivered one first, then the other candidate
+            assert await wait_until(pilot, lambda previous=previous: isinstance(app.screen, RatingDialog)
+                                    and app.screen is not previous)
+            previous = app.screen
+            roles.append(previous.index == previous.step["delivered"])
+            await pilot.press(points, "enter")
+        app.driver.human = None
+        while isinstance(app.screen, RatingDialog):
+            await pilot.press("escape")
+        app.driver.set_paused(True)
+        saved = app.driver.save()
+    assert roles == [True, False]
+    pairs = [json.loads(line) for line in (saved / "pairs.jsonl").read_text().splitlines()]
+    first_human = next(p for p in pairs if p["source"] == "human")
+    assert (first_human["chosen_score"], first_human["rejected_score"]) == (4, 1)
