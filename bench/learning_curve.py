@@ -37,8 +37,11 @@ def main() -> int:
 
     jobs = [Job(p, v, s, args.days) for v in VARIANTS for p in personas for s in range(args.seeds)]
     start = time.perf_counter()
-    results = run_jobs(jobs, args.workers,
-                       progress=lambda done, total: print(f"\r{done}/{total} runs", end="", file=sys.stderr))
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or done % 48 == 0 or done == total:
+            print(f"\r{done}/{total} runs", end="" if sys.stderr.isatty() else "\n", file=sys.stderr)
+
+    results = run_jobs(jobs, args.workers, progress=progress)
     elapsed = time.perf_counter() - start
     steps = sum(r.steps for r in results)
     print(f"\n{len(jobs)} runs, {steps:,} steps in {elapsed:.0f} s: {steps / elapsed:,.0f} steps/s", file=sys.stderr)

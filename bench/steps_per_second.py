@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persona", default="E+A+C+O+N-")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--assistants", default="always-abstain,every-step,oracle")
+    parser.add_argument("--assistants", default="always-abstain,every-step,oracle,ars-memory,properassistant")
     args = parser.parse_args()
     print(f"{'assistant':18} {'steps/s (memory)':>18} {'steps/s (store)':>16} {'store cost':>11}")
     for assistant in args.assistants.split(","):

@@ -166,6 +166,11 @@ class Persona(_Strict):
             return override
         return self.routine.weekend if weekday >= 5 else self.routine.weekday
 
+    def awake_hours(self, weekday: int) -> float:
+        """Hours between waking and bed on that weekday (before the routine's jitter)."""
+        routine = self.routine_for(weekday)
+        return (parse_time(routine.bed) - parse_time(routine.wake)) / 60
+
 
 def _semantic_problems(p: Persona, path: Path, check_name: bool) -> list[Problem]:
     """Cross-field checks that the type schema cannot express."""

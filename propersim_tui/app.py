@@ -225,12 +225,9 @@ class ProPerSimApp(App):
         self.home.show(last["activity"] if last else None)
         persona = self._persona()
         if persona is not None:
-            awake_hours = 16.0
-            if self.today:
-                awake_hours = max(1.0, len(self.today) * 150 / 3600) if self.replay is None else awake_hours
+            hours = persona.awake_hours(last["weekday"] if last else 0)
             low, high = persona.preferences.per_day
-            self.scores.show(self.today, self.daily_means, (low / 16.0, high / 16.0),
-                                             tuple(self._criteria()))
+            self.scores.show(self.today, self.daily_means, (low / hours, high / hours), self._criteria())
         self.detail.show(self.timeline.selected_step())
 
     def _persona(self):

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.config import RunConfig
+from engine.config import parse_run_config
 from engine.events import DayEnded
 from engine.metrics import DayMetrics
 from engine.simulation import Simulation
@@ -53,8 +53,8 @@ def run_batch(personas: list[str], assistant: str, days: int, seed: int, out: Pa
               options: dict, console: Console) -> int:
     sims = {}
     for persona in personas:
-        config = RunConfig(persona=persona, assistant=assistant, days=days, seed=seed,
-                           assistant_options=options)
+        config = parse_run_config({"persona": persona, "assistant": assistant, "days": days, "seed": seed,
+                                   "assistant_options": options}, "command line")
         sims[run_name(config)] = new_run(config, out / run_name(config))
     console.print(f"Writing {len(sims)} run(s) to [bold]{out}[/]")
     results = asyncio.run(_drive(sims, console))

@@ -1,6 +1,5 @@
 """Building a runnable Simulation from a config: new runs and resumed ones."""
 
-import datetime as dt
 import importlib.metadata
 import platform
 from pathlib import Path
@@ -29,11 +28,6 @@ def package_versions() -> dict:
 
 def run_name(config: RunConfig) -> str:
     return f"{config.persona}__{config.assistant}__s{config.seed}"
-
-
-def default_run_dir(config: RunConfig, root: Path = Path("saves")) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return root / f"{stamp}-{run_name(config)}"
 
 
 def _simulation(config: RunConfig, persona, store: RunStore | None) -> Simulation:
