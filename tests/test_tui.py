@@ -238,3 +238,16 @@ async def test_takeover_can_rate_both_candidates(tmp_path):
     pairs = [json.loads(line) for line in (saved / "pairs.jsonl").read_text().splitlines()]
     first_human = next(p for p in pairs if p["source"] == "human")
     assert (first_human["chosen_score"], first_human["rejected_score"]) == (4, 1)
+
+
+async def test_day_end_training_shows_progress_and_loss(tmp_path):
+    from propersim_tui.widgets import TrainingStatus
+
+    app = make_app(tmp_path, assistant="properassistant", autostart=False)
+    async with app.run_test() as pilot:
+        await pilot.press("d")
+        assert await wait_until(pilot, lambda: "trained: loss" in str(app.training.query_one("#training-label").render()),
+                                timeout=30)
+        status = app.query_one(TrainingStatus)
+        bar = status.query_one("#training-bar")
+        assert status.has_class("-active") and bar.progress == bar.total > 0
