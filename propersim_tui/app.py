@@ -96,6 +96,7 @@ class ProPerSimApp(App):
         self.replay_playing = False
         self.key_latencies: list[float] = []  # seconds from a control key to its on-screen change
         self._replay_clock = 0.0
+        self._replay_speed = SPEEDS.index(150)  # replay plays at 150x (one step a second) by default
 
     # --- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -245,7 +246,7 @@ class ProPerSimApp(App):
             return
         if self.replay is not None:
             step, config = self.replay.current, self.replay.config
-            speed = speed_label(SPEEDS[self._replay_speed_index()])
+            speed = speed_label(SPEEDS[self._replay_speed])
         else:
             step = self.steps[-1] if self.steps else None
             config, speed = self.config, speed_label(self.driver.speed)
@@ -271,14 +272,14 @@ class ProPerSimApp(App):
 
     def action_faster(self) -> None:
         if self.replay is not None:
-            self._replay_speed = min(len(SPEEDS) - 1, self._replay_speed_index() + 1)
+            self._replay_speed = min(len(SPEEDS) - 1, self._replay_speed + 1)
         else:
             self.driver.change_speed(+1)
         self._render_status()
 
     def action_slower(self) -> None:
         if self.replay is not None:
-            self._replay_speed = max(0, self._replay_speed_index() - 1)
+            self._replay_speed = max(0, self._replay_speed - 1)
         else:
             self.driver.change_speed(-1)
         self._render_status()
@@ -443,12 +444,8 @@ class ProPerSimApp(App):
         self.config = None
         self.mode = "replay"
         self.replay_playing = False
-        self._replay_speed = SPEEDS.index(150)
         self._show_replay_day()
         self.refresh_bindings()
-
-    def _replay_speed_index(self) -> int:
-        return getattr(self, "_replay_speed", SPEEDS.index(150))
 
     def _show_replay_day(self) -> None:
         r = self.replay
@@ -514,7 +511,7 @@ class ProPerSimApp(App):
     def _replay_tick(self) -> None:
         if not self.replay_playing:
             return
-        speed = SPEEDS[self._replay_speed_index()]
+        speed = SPEEDS[self._replay_speed]
         now = time.perf_counter()
         steps = 50 if speed is None else int((now - self._replay_clock) * speed / 150)
         if steps <= 0:
