@@ -3,6 +3,8 @@
 Live runs and replays both render from these dicts, so they look the same.
 """
 
+from functools import cache
+
 from rich.text import Text
 
 SCORE_STYLES = ("bold red", "red", "yellow", "green", "bold green", "bold green")
@@ -17,6 +19,12 @@ def score_text(total: int | None) -> Text:
 
 def criteria_text(criteria: dict[str, bool]) -> Text:
     """P✓ T✗ ... in the rubric's order (records on disk have their keys sorted)."""
+    return _criteria_text(tuple(sorted(criteria.items())))
+
+
+@cache  # a handful of distinct outcomes, rendered for thousands of rows
+def _criteria_text(items: tuple[tuple[str, bool], ...]) -> Text:
+    criteria = dict(items)
     text = Text()
     order = [c for c in CRITERIA_SHORT if c in criteria] + sorted(set(criteria) - set(CRITERIA_SHORT))
     for name in order:
