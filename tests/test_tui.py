@@ -251,3 +251,13 @@ async def test_day_end_training_shows_progress_and_loss(tmp_path):
         status = app.query_one(TrainingStatus)
         bar = status.query_one("#training-bar")
         assert status.has_class("-active") and bar.progress == bar.total > 0
+
+
+async def test_every_control_is_in_the_command_palette(tmp_path):
+    app = make_app(tmp_path, autostart=False)
+    async with app.run_test():
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+    for control in ("Pause/Resume", "Step", "Faster", "Slower", "End of day", "Takeover", "Activity", "Recs only",
+                    "Save", "Open", "New run", "Help"):
+        assert control in titles, control
+    assert "Play/Pause" not in titles  # replay-only controls are hidden while live
