@@ -25,6 +25,18 @@ class DayMetrics:
                     "" if isinstance(v, float) else v) for k, v in row.items()}
 
     @classmethod
+    def from_row(cls, row: dict, criteria: tuple[str, ...]) -> "DayMetrics":
+        """The inverse of row(), from a metrics.csv row (strings)."""
+        number = lambda key: float(row[key]) if row[key] != "" else float("nan")  # noqa: E731
+        return cls(
+            day=int(row["day"]), awake_steps=int(row["awake_steps"]), mean_score=number("mean_score"),
+            mean_recommendation_score=number("mean_recommendation_score"),
+            recommendations=int(row["recommendations"]), recs_per_hour=number("recs_per_hour"),
+            missed_opportunities=int(row["missed_opportunities"]), pairs=int(row["pairs"]),
+            pass_rates={c: number(f"pass_{c}") for c in criteria},
+        )
+
+    @classmethod
     def columns(cls, criteria: tuple[str, ...]) -> list[str]:
         return [f.name for f in fields(cls) if f.name != "pass_rates"] + [f"pass_{c}" for c in criteria]
 

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical runs (default 0)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="batch: folder for the runs (default saves/<timestamp>)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="batch: run up to N personas at once, in separate processes (default 1)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="batch: continue a recorded run from its last complete day")
     parser.add_argument("--human-weight", type=float, default=1.0, metavar="W",
@@ -105,7 +107,9 @@ def _main(argv: list[str]) -> int:
         import datetime as dt
         out = args.out or Path("saves") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         personas = [p.strip() for p in args.personas.split(",") if p.strip()]
-        return run_batch(personas, args.assistant, args.days, args.seed, out, options, console)
+        if args.jobs < 1:
+            parser.error("--jobs must be at least 1")
+        return run_batch(personas, args.assistant, args.days, args.seed, out, options, console, jobs=args.jobs)
     from propersim_tui.app import launch
     return launch(persona=args.persona, assistant=args.assistant or "properassistant", days=args.days,
                   seed=args.seed, options=options, human_weight=args.human_weight, rate_both=args.rate_both)

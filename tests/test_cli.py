@@ -68,3 +68,15 @@ def test_help_explains_every_option():
     result = _run("--help")
     for option in ("--batch", "--personas", "--assistant", "--days", "--seed", "--out", "--resume"):
         assert option in result.stdout
+
+
+def test_batch_jobs_run_in_parallel_and_match_a_sequential_batch(tmp_path):
+    personas = f"{REFERENCE_PERSONA},E-A-C-O-N-"
+    for jobs, out in (("1", "seq"), ("2", "par")):
+        result = _run("--batch", "--personas", personas, "--assistant", "ars-memory", "--days", "1",
+                      "--jobs", jobs, "--out", str(tmp_path / out))
+        assert result.returncode == 0, result.stderr
+        assert "E-A-C-O-N-" in result.stdout and "Per-day metrics" in result.stdout
+    for run in (tmp_path / "seq").iterdir():
+        for log in ("events.jsonl", "pairs.jsonl", "metrics.csv"):
+            assert (run / log).read_bytes() == (tmp_path / "par" / run.name / log).read_bytes()
