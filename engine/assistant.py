@@ -122,8 +122,3 @@ class Oracle(Assistant):
         # the oracle knows what it delivered was rated as it predicted (noise aside)
         obs, delivered = feedback.observation, feedback.candidates[feedback.delivered]
         self._history.see(obs, delivered, self._judge.rate_now(obs, delivered, self._history, noisy=False))
-
-
-REFERENCE_POLICIES = ("oracle", "always-abstain", "every-step", "random")
-
-

@@ -23,17 +23,9 @@ class CatalogItem:
 class Catalog:
     items: tuple[CatalogItem, ...]
 
-    def by_id(self, item_id: str) -> CatalogItem:
-        return _index(self)[item_id]
-
     def fitting(self, tags: tuple[str, ...]) -> tuple[CatalogItem, ...]:
         """Items whose contexts include any of the activity's tags (cached per tag set)."""
         return _fitting(self, frozenset(tags))
-
-
-@cache
-def _index(catalog: Catalog) -> dict[str, CatalogItem]:
-    return {item.id: item for item in catalog.items}
 
 
 @cache

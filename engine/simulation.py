@@ -124,11 +124,10 @@ class Simulation:
             return True
         return False
 
-    async def run(self, until_day: int | None = None) -> None:
-        """Run to the end (or to the end of `until_day`'s day) as fast as possible."""
-        stop = self.config.days if until_day is None else until_day + 1
+    async def run(self) -> None:
+        """Run to the end as fast as possible."""
         try:
-            while not self.finished and self.day < stop:
+            while not self.finished:
                 await self.step()
         except Exception as error:  # reported to subscribers, then re-raised for the caller
             self.emit(Error(f"{type(error).__name__}: {error}"))

@@ -76,7 +76,6 @@ class ProPerSimApp(App):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
-    COMMAND_PALETTE_BINDING = "ctrl+p"
 
     def __init__(self, config: RunConfig | None = None, replay_dir: Path | None = None,
                  saves: Path = Path("saves"), autostart: bool = True, rate_both: bool = False):
@@ -92,7 +91,6 @@ class ProPerSimApp(App):
         self.steps: list[dict] = []  # every step seen in this run
         self.today: list[dict] = []
         self.daily_means: list[float] = []
-        self.records_seen = 0
         self.replay_playing = False
         self.key_latencies: list[float] = []  # seconds from a control key to its on-screen change
         self._replay_clock = 0.0
@@ -190,7 +188,6 @@ class ProPerSimApp(App):
                 if self.today and self.today[-1]["day"] != step["day"]:
                     self.today = []
                 self.today.append(step)
-                self.records_seen += 1
             elif isinstance(event, DayEnded):
                 self.daily_means.append(event.metrics.mean_score)
             elif isinstance(event, TrainingStarted):
@@ -207,6 +204,11 @@ class ProPerSimApp(App):
         if fresh:
             self.timeline.append_steps(fresh)
             self._render_all()
+
+    @property
+    def records_seen(self) -> int:
+        """Steps the live view has shown so far."""
+        return len(self.steps) if self.replay is None else 0
 
     def _state(self) -> str:
         if self.replay is not None:
@@ -228,7 +230,8 @@ class ProPerSimApp(App):
         if persona is not None:
             hours = persona.awake_hours(last["weekday"] if last else 0)
             low, high = persona.preferences.per_day
-            self.scores.show(self.today, self.daily_means, (low / hours, high / hours), self._criteria())
+            self.scores.show(self.today, self.daily_means, (low / hours, high / hours), self._criteria(),
+                             self._config().step_seconds)
         self.detail.show(self.timeline.selected_step())
 
     def _persona(self):
@@ -236,9 +239,11 @@ class ProPerSimApp(App):
             return self.replay.persona
         return self.driver.sim.persona if self.driver else None
 
+    def _config(self) -> RunConfig:
+        return self.replay.config if self.replay is not None else self.config
+
     def _criteria(self) -> tuple[str, ...]:
-        config = self.replay.config if self.replay is not None else self.config
-        return config.judge.criteria
+        return self._config().judge.criteria
 
     def _render_status(self) -> None:
         persona = self._persona()

@@ -65,7 +65,8 @@ class ScoresPanel(Vertical):
         yield Label("Daily means", id="sparkline-label")
         yield Sparkline([], id="daily-means")
 
-    def show(self, today: list[dict], daily_means: list[float], wanted: tuple[float, float], criteria) -> None:
+    def show(self, today: list[dict], daily_means: list[float], wanted: tuple[float, float], criteria,
+             step_seconds: int) -> None:
         if not self.query("#score-text"):
             return  # not composed yet; the next refresh shows it
         n = len(today)
@@ -80,7 +81,7 @@ class ScoresPanel(Vertical):
             text.append(f"{CRITERIA_SHORT.get(name, name[0].upper())} {name[:10]:10} ", style="dim")
             text.append(f"{bar:10}", style="green" if rate >= 0.75 else "yellow" if rate >= 0.5 else "red")
             text.append(f" {rate:4.0%}\n")
-        hours = n * 150 / 3600
+        hours = n * step_seconds / 3600
         recs = sum(1 for s in today if is_recommendation(s))
         rate = recs / hours if hours else 0.0
         inside = wanted[0] <= rate <= wanted[1]
