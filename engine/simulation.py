@@ -1,39 +1,38 @@
-"""The simulation loop: one persona, one assistant, day after day, as an asyncio task.
+"""The simulation loop: one persona's day after day, with the roles it is handed, as an asyncio task.
 
-The loop never calls a UI: it emits typed events to subscribers. Pacing (pause,
-single step, speed) belongs to whoever drives `step()`.
+The loop never builds a role (engine/compose.py does) and never calls a UI: it emits
+typed events to subscribers. Pacing (pause, single step, speed) belongs to whoever
+drives `step()`. The TUI talks to it through a small facade: override or release the
+user's activity, set a human rater, flush the recording.
 """
 
-import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from engine.assistant import Assistant
-from engine.catalog import load_catalog
+from engine.assistants import Assistant
 from engine.clock import SimClock
 from engine.config import RunConfig
 from engine.errors import RunError
 from engine.events import DayEnded, DayStarted, Error, RunFinished, StepRecorded
-from engine.judge_rubric import DayHistory, RubricJudge
+from engine.judges import Judge
+from engine.judges.takeover import HumanRater, TakeoverJudge
 from engine.metrics import DayMetrics, day_metrics
 from engine.persona import Persona
 from engine.store import RunStore
 from engine.timeutil import format_minutes
-from engine.types import Feedback, Observation, PreferencePair, Rating, StepRecord
-from engine.user_routine import RoutineUser
-
-# Human takeover: a hook that may replace the judge's ratings, by candidate index
-# (the delivered one, optionally the others too). It may return an awaitable.
-RatingOverride = Callable[[StepRecord], "Awaitable[dict[int, Rating] | None] | dict[int, Rating] | None"]
+from engine.types import Activity, Feedback, Observation, PreferencePair, Rating, StepRecord
+from engine.users import UserAgent
+from engine.users.takeover import TakeoverUser
 
 
-def make_pairs(day: int, obs: Observation, candidates, ratings, source: str = "simulated",
-               weight: float = 1.0) -> list[PreferencePair]:
-    """Every two candidates with different totals form a pair (chosen = higher); ties form none."""
+def make_pairs(day: int, obs: Observation, candidates, ratings: list[Rating], prompt,
+               source: str = "simulated", weight: float = 1.0) -> list[PreferencePair]:
+    """Every two candidates with different totals form a pair (chosen = higher); ties, identical
+    candidates and failed ratings form none. `prompt` is what produced the candidates."""
     pairs = []
-    prompt = obs.render()
     for i in range(len(candidates)):
         for j in range(i + 1, len(candidates)):
+            if ratings[i].failed or ratings[j].failed:
+                continue
             a, b = ratings[i].total, ratings[j].total
             if a == b or candidates[i] == candidates[j]:
                 continue
@@ -47,25 +46,22 @@ def make_pairs(day: int, obs: Observation, candidates, ratings, source: str = "s
 
 
 class Simulation:
-    def __init__(self, config: RunConfig, persona: Persona, assistant: Assistant,
-                 store: RunStore | None = None, judge: RubricJudge | None = None):
+    def __init__(self, config: RunConfig, persona: Persona, user: UserAgent, judge: Judge, assistant: Assistant,
+                 clock: SimClock, store: RunStore | None = None):
         self.config = config
-        self.persona = persona
+        self.persona = persona  # for display; the assistant never gets it
+        self.user = user
+        self.judge = judge
         self.assistant = assistant
+        self.clock = clock
         self.store = store
-        self.clock = SimClock(config.start_date, config.days, config.step_seconds)
-        self.catalog = load_catalog()
-        self.user = RoutineUser(persona, self.clock, config.seed)
-        self.judge = judge or build_judge(config, persona, self.clock)
-        self.criteria = self.judge.criteria
+        self.criteria = judge.criteria
         self._subscribers: list[Callable[[object], None]] = []
         self.day = 0
         self.next_step = 0  # next step index within the day
         self.day_records: list[StepRecord] = []
         self.day_pairs: list[PreferencePair] = []
-        self.history = DayHistory()
         self.finished = False
-        self.rating_override: RatingOverride | None = None
         self._day_open = False
 
     # --- events ------------------------------------------------------------------------
@@ -76,26 +72,50 @@ class Simulation:
         for callback in self._subscribers:
             callback(event)
 
+    # --- the facade for a live driver ------------------------------------------------------
+    def override_activity(self, activity: Activity, minutes: int) -> None:
+        """A human sets what the user does from the next step, for `minutes` (0: until released)."""
+        step = self.next_step
+        per_step = self.clock.step_seconds
+        until = self.clock.steps_per_day if minutes <= 0 else step + max(1, minutes * 60 // per_step)
+        self._takeover(self.user, TakeoverUser).set_activity(activity, until)
+
+    def release_activity(self) -> None:
+        self._takeover(self.user, TakeoverUser).release_activity()
+
+    def set_rater(self, rater: HumanRater | None) -> None:
+        """A human rates from now on (None: the judge again)."""
+        self._takeover(self.judge, TakeoverJudge).rater = rater
+
+    def flush(self) -> None:
+        if self.store is not None:
+            self.store.flush()
+
+    @staticmethod
+    def _takeover(role, wrapper: type):
+        if not isinstance(role, wrapper):
+            raise RunError("this simulation was built without human takeover")
+        return role
+
     # --- driving -----------------------------------------------------------------------
     def start_at(self, day: int) -> None:
         """Begin (or resume) at the start of `day`."""
         self.day, self.next_step, self._day_open = day, 0, False
         self.finished = day >= self.config.days
 
-    def _open_day(self) -> None:
-        self.user.start_day(self.day)
-        self.judge.start_day(self.day)
+    async def _open_day(self) -> None:
+        await self.user.start_day(self.day)
+        await self.judge.start_day(self.day)
         self.assistant.start_day(self.day)
-        self.history = DayHistory()
         self.day_records, self.day_pairs = [], []
         self._day_open = True
         self.emit(DayStarted(self.day))
 
-    def observe_now(self) -> Observation | None:
+    async def observe_now(self) -> Observation | None:
         """The next awake observation of today, skipping sleep; None when the day is over."""
         while self.next_step < self.clock.steps_per_day:
             step = self.next_step
-            activity = self.user.next_activity(step)
+            activity = await self.user.next_activity(step)
             if not activity.asleep:
                 minute = self.clock.minute_of_day(step)
                 return Observation(self.day, step, minute, self.clock.weekday(self.day),
@@ -107,8 +127,8 @@ class Simulation:
         """Advance by one awake step, closing the day when it ends. None once the run is over."""
         while not self.finished:
             if not self._day_open:
-                self._open_day()
-            obs = self.observe_now()
+                await self._open_day()
+            obs = await self.observe_now()
             if obs is None:
                 await self._close_day()
                 continue
@@ -119,7 +139,7 @@ class Simulation:
 
     async def close_day_if_over(self) -> bool:
         """Close today if no awake step is left (so a driver can stop exactly at a day's end)."""
-        if self._day_open and not self.finished and self.observe_now() is None:
+        if self._day_open and not self.finished and await self.observe_now() is None:
             await self._close_day()
             return True
         return False
@@ -135,27 +155,17 @@ class Simulation:
 
     # --- one step ----------------------------------------------------------------------
     async def _decide(self, obs: Observation) -> StepRecord:
-        candidates = tuple(await self.assistant.propose(obs, self.config.n_candidates))
+        proposal = await self.assistant.propose(obs, self.config.n_candidates)
+        candidates = proposal.candidates
         if len(candidates) != self.config.n_candidates:
             raise RuntimeError(f"assistant returned {len(candidates)} candidates, expected {self.config.n_candidates}")
-        if self.judge.concurrent:
-            ratings = list(await asyncio.gather(*(self.judge.rate(obs, c, self.history) for c in candidates)))
-        else:
-            ratings = [await self.judge.rate(obs, c, self.history) for c in candidates]
+        ratings = await self.judge.rate(obs, candidates)
         delivered = self.config.deliver
         record = StepRecord(self.day, obs.step, obs, candidates, tuple(ratings), delivered,
-                            self.assistant.last_retrieved)
-        if self.rating_override is not None:
-            human = self.rating_override(record)
-            if inspect.isawaitable(human):
-                human = await human
-            if human:
-                ratings = [human.get(i, r) for i, r in enumerate(ratings)]
-                record = StepRecord(self.day, obs.step, obs, candidates, tuple(ratings), delivered,
-                                    record.retrieved)
-        self.history.see(obs, candidates[delivered], ratings[delivered])
-        pairs = make_pairs(self.day, obs, candidates, ratings, weight=self.config.human_weight)
-        self.assistant.observe(Feedback(obs, candidates, tuple(r.total for r in ratings),
+                            proposal.retrieved, proposal.prompt)
+        self.judge.record(obs, candidates[delivered], ratings[delivered])
+        pairs = make_pairs(self.day, obs, candidates, ratings, proposal.prompt, weight=self.config.human_weight)
+        self.assistant.observe(Feedback(obs, candidates, tuple(None if r.failed else r.total for r in ratings),
                                         tuple(r.reason for r in ratings), delivered))
         self.day_records.append(record)
         self.day_pairs.extend(pairs)
@@ -176,7 +186,7 @@ class Simulation:
                            f"Days before it are checkpointed{where}.") from error
         if self.store is not None:
             self.store.checkpoint(day, self.assistant.save)
-            self.store.end_day(metrics, self.criteria)
+            self.store.end_day(metrics, self.criteria, self.judge.can_fail)
         self.day += 1
         self.next_step = 0
         self._day_open = False
@@ -187,9 +197,3 @@ class Simulation:
                 self.store.close()
             self.emit(RunFinished(self.config.days))
         return metrics
-
-
-def build_judge(config: RunConfig, persona: Persona, clock: SimClock) -> RubricJudge:
-    catalog = load_catalog()
-    return RubricJudge(persona, clock, config.seed, config.judge.criteria, config.judge.noise,
-                       {item.id: item for item in catalog.items})

@@ -5,7 +5,8 @@
     metrics.csv       one row per completed day          checkpoints/day-NN/   assistant state
 
 A day is complete once its checkpoint folder exists and its metrics row is written;
-resume truncates the logs back to the last complete day.
+resume truncates the logs back to the last complete day. A store holds the folder's
+run lock (engine/runlock.py) from creation or reopening until it is closed: one writer.
 """
 
 import csv
@@ -22,6 +23,7 @@ import tomli_w
 from engine.config import RunConfig, parse_run_config
 from engine.errors import RunError
 from engine.metrics import DayMetrics
+from engine.runlock import LOCK_NAME, RunLock
 from engine.types import PreferencePair, StepRecord
 
 FLUSH_EVERY = 32  # step records between flushes; a crash loses at most this many (the day is redone)
@@ -60,24 +62,47 @@ def iter_steps(run_dir: Path) -> Iterator[dict]:
 
 
 class RunStore:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, lock: RunLock | None = None):
         self.folder = Path(folder)
+        self.lock = lock
         self._events: io.TextIOWrapper | None = None
         self._pairs: io.TextIOWrapper | None = None
         self._unflushed = 0
 
     # --- creating and reopening -------------------------------------------------------
     @classmethod
-    def create(cls, folder: Path, config: RunConfig, persona_text: str, versions: dict) -> "RunStore":
+    def create(cls, folder: Path, config: RunConfig, persona_text: str, versions: dict,
+               lock: bool = True) -> "RunStore":
+        """A new run folder, locked. `lock=False` only where the caller already holds the lock."""
         folder = Path(folder)
         if (folder / "run.toml").exists():
             raise RunError(f"{folder} already holds a run; resume it with --resume {folder}, or pick another --out")
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / "persona.toml", persona_text)
-        write_atomic(folder / "run.toml", tomli_w.dumps(config.to_toml_dict() | {"versions": versions}))
-        store = cls(folder)
-        store._open("w")
+        store = cls(folder, RunLock(folder).acquire() if lock else None)
+        try:
+            if (folder / "run.toml").exists():  # another process created it while we waited for the lock
+                raise RunError(f"{folder} already holds a run; resume it with --resume {folder}, or pick another --out")
+            write_atomic(folder / "persona.toml", persona_text)
+            write_atomic(folder / "run.toml", tomli_w.dumps(config.to_toml_dict() | {"versions": versions}))
+            store._open("w")
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    @classmethod
+    def reopen(cls, folder: Path, lock: bool = True) -> tuple["RunStore", int]:
+        """An existing run folder, locked and truncated back to its last complete day; and that day count."""
+        folder = Path(folder)
+        cls.read_config(folder)  # a clear error for a folder that is not a run, before locking it
+        store = cls(folder, RunLock(folder).acquire() if lock else None)
+        try:
+            done = store.completed_days()
+            store.reopen_at(done)
+        except BaseException:
+            store.close()
+            raise
+        return store, done
 
     @classmethod
     def read_config(cls, folder: Path) -> RunConfig:
@@ -91,7 +116,7 @@ class RunStore:
     def completed_days(self) -> int:
         """How many days are complete: metrics row written and checkpoint present."""
         done = 0
-        for row in self.metrics_rows():
+        for row in self.day_rows():
             day = int(row["day"])
             if day == done and self.checkpoint_dir(day).exists():
                 done += 1
@@ -99,13 +124,24 @@ class RunStore:
                 break
         return done
 
+    def day_rows(self) -> list[dict]:
+        """metrics.csv rows, one per day: an exact duplicate of a row (a write repeated by a
+        crash) is dropped; two different rows for one day are refused."""
+        kept: dict[str, dict] = {}
+        for row in self.metrics_rows():
+            earlier = kept.setdefault(row["day"], row)
+            if earlier != row:
+                raise RunError(f"{self.folder / 'metrics.csv'}: two different rows for day {int(row['day']) + 1}; "
+                               "remove the wrong one (or start the run again)")
+        return list(kept.values())
+
     def reopen_at(self, days_done: int) -> None:
         """Truncate every log back to the first `days_done` days and append from there."""
         for name in ("events.jsonl", "pairs.jsonl"):
             records, _ = read_jsonl(self.folder / name)
             kept = [r for r in records if r.get("day", 0) < days_done]
             write_atomic(self.folder / name, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
-        rows = [r for r in self.metrics_rows() if int(r["day"]) < days_done]
+        rows = [r for r in self.day_rows() if int(r["day"]) < days_done]
         header = list(rows[0]) if rows else None
         self._rewrite_metrics(header, rows)
         for stale in self.folder.glob("checkpoints/day-*"):
@@ -148,24 +184,36 @@ class RunStore:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
 
-    def end_day(self, metrics: DayMetrics, criteria: tuple[str, ...]) -> None:
+    def end_day(self, metrics: DayMetrics, criteria: tuple[str, ...], failures: bool = False) -> None:
         self.flush()
         for f in (self._events, self._pairs):
             os.fsync(f.fileno())
         path = self.folder / "metrics.csv"
         new = not path.exists() or path.stat().st_size == 0
         with open(path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=DayMetrics.columns(criteria))
+            writer = csv.DictWriter(f, fieldnames=DayMetrics.columns(criteria, failures))
             if new:
                 writer.writeheader()
-            writer.writerow(metrics.row())
+            writer.writerow(metrics.row(failures))
 
-    def close(self) -> None:
+    def close(self, keep_lock: bool = False) -> None:
+        """Flush and close the logs and, unless `keep_lock`, give up the folder's lock. Idempotent."""
         self.flush()
         for f in (self._events, self._pairs):
             if f is not None:
                 f.close()
         self._events = self._pairs = None
+        if self.lock is not None and not keep_lock:
+            self.lock.release()
+
+    def copy_to(self, target: Path) -> None:
+        """Copy the folder (not its lock) to `target`, replacing it atomically."""
+        self.flush()
+        tmp = target.with_name(target.name + ".saving")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.folder, tmp, ignore=shutil.ignore_patterns(LOCK_NAME))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
 
     # --- reading -----------------------------------------------------------------------
     def metrics_rows(self) -> list[dict]:

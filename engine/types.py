@@ -37,7 +37,12 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One recommendation, or No Recommendation when item_id is None."""
+    """One recommendation, or No Recommendation.
+
+    What makes it a recommendation is its text, not where it came from: a catalog item
+    (item_id set) and a model's free text (item_id None, topic and tone optional) are both
+    recommendations; the text NO_RECOMMENDATION (or blank) is the abstention.
+    """
 
     item_id: str | None
     text: str = NO_RECOMMENDATION
@@ -46,7 +51,7 @@ class Candidate:
 
     @property
     def is_recommendation(self) -> bool:
-        return self.item_id is not None
+        return is_recommendation_text(self.text)
 
     def to_json(self) -> dict:
         return {"item": self.item_id, "text": self.text, "topic": self.topic, "tone": self.tone}
@@ -55,22 +60,53 @@ class Candidate:
 ABSTAIN = Candidate(None)
 
 
+def is_recommendation_text(text: str) -> bool:
+    """The one test of whether a candidate's text recommends something."""
+    stripped = text.strip()
+    return bool(stripped) and stripped.rstrip(".").casefold() != NO_RECOMMENDATION.casefold()
+
+
+def candidate_from_json(raw: dict) -> Candidate:
+    return Candidate(raw.get("item"), raw["text"], raw.get("topic"), raw.get("tone"))
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What an assistant proposes at one step: its candidates, the exact prompt that produced
+    them (what preference pairs are trained on) and what it recalled (for display)."""
+
+    candidates: tuple[Candidate, ...]
+    prompt: str | tuple[dict, ...]  # text for the offline policy, chat messages for an LLM
+    retrieved: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Rating:
+    """A judgment of one candidate. A *failed* rating (no valid judgment could be had) has no
+    criteria and no score: it is counted in the metrics, never averaged, never part of a pair."""
+
     criteria: dict[str, bool]
     reason: str
     missed_opportunity: bool = False  # No Recommendation at a moment the user wanted one
     source: str = "simulated"  # simulated | human
+    failed: bool = False
 
     @property
     def total(self) -> int:
         return sum(self.criteria.values())
 
     def to_json(self) -> dict:
-        return {
-            "criteria": self.criteria, "total": self.total, "reason": self.reason,
+        out = {
+            "criteria": self.criteria, "total": None if self.failed else self.total, "reason": self.reason,
             "missed": self.missed_opportunity, "source": self.source,
         }
+        if self.failed:  # only then, so lines of judges that cannot fail stay as they were
+            out["failed"] = True
+        return out
+
+
+def failed_rating(reason: str, source: str = "simulated") -> Rating:
+    return Rating({}, reason, source=source, failed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +118,7 @@ class StepRecord:
     ratings: tuple[Rating, ...]
     delivered: int  # index into candidates
     retrieved: tuple[str, ...] = ()  # memories the assistant used, for display
+    prompt: str | tuple[dict, ...] = ""  # what the assistant saw (not written: pairs carry it)
 
     @property
     def delivered_candidate(self) -> Candidate:

@@ -4,6 +4,8 @@ They are closed so that a typo in a persona file is a validation error, not a
 silently unmatched preference.
 """
 
+import re
+
 # Activity tags: what the user is doing, in the judge's and the policy's terms.
 ACTIVITY_TAGS: tuple[str, ...] = (
     "sleep", "hygiene", "meal", "cooking", "work", "study", "exercise", "leisure",
@@ -32,3 +34,21 @@ BIG_FIVE: tuple[str, ...] = (
 
 DEFAULT_CRITERIA: tuple[str, ...] = ("preference", "timing", "frequency", "communication")
 OPTIONAL_CRITERIA: tuple[str, ...] = ("novelty",)
+
+# Words that mark a free-text recommendation as touching a sensitive kind of content
+# (catalog items carry their flags; free text is checked against these, whole words).
+FLAG_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "spending": ("buy", "order", "purchase", "shop", "shopping", "subscribe", "subscription", "sale", "deal"),
+    "health-advice": ("diagnosis", "symptom", "symptoms", "medication", "medicine", "dose", "supplement", "diet"),
+    "personal-question": ("how are you feeling", "tell me about", "why do you", "are you okay"),
+    "social-pressure": ("everyone is", "don't miss out", "you should call", "you owe"),
+    "screen-time": ("scroll", "binge", "stream", "watch another", "video", "phone"),
+    "alcohol": ("wine", "beer", "cocktail", "whisky", "whiskey", "vodka", "gin", "drink"),
+    "caffeine": ("coffee", "espresso", "latte", "caffeine", "energy drink"),
+}
+
+
+def flags_in_text(text: str) -> frozenset[str]:
+    """The sensitive kinds a free text touches, by FLAG_KEYWORDS (case-insensitive, whole words)."""
+    words = " " + " ".join(re.findall(r"[a-z']+", text.lower())) + " "
+    return frozenset(flag for flag, keys in FLAG_KEYWORDS.items() if any(f" {k} " in words for k in keys))

@@ -366,9 +366,9 @@ class ProPerSimApp(App):
 
     # --- runs: new, open, quit ---------------------------------------------------------
     def action_new_run(self) -> None:
+        from engine.assistants import ASSISTANTS
         from engine.persona import load_persona
         from engine.persona_library import persona_paths
-        from training.registry import ASSISTANTS
 
         personas = [load_persona(p) for p in persona_paths()]
         current = (self.config.persona, self.config.assistant) if self.config else ("", "properassistant")
@@ -381,7 +381,7 @@ class ProPerSimApp(App):
             self._after_save_prompt(lambda: self._switch_live(base.model_copy(
                 update={"persona": persona, "assistant": assistant})))
 
-        self.push_screen(NewRunDialog(personas, ASSISTANTS, current), done)
+        self.push_screen(NewRunDialog(personas, {e.name: e.summary for e in ASSISTANTS}, current), done)
 
     def _switch_live(self, config: RunConfig) -> None:
         self._stop_live()
@@ -532,20 +532,15 @@ class ProPerSimApp(App):
             self._stop_live()
 
 
-def launch(persona: str, assistant: str, days: int, seed: int, options: dict, replay: Path | None = None,
-           human_weight: float = 1.0, rate_both: bool = False) -> int:
-    from engine.config import parse_run_config
-    from engine.persona_library import resolve_persona
-
+def launch(config: RunConfig | None, replay: Path | None = None, rate_both: bool = False) -> int:
+    """Open the app on a live run of `config`, or on a recorded run; errors come before the screen opens."""
     if replay is not None:
-        Replay(replay)  # a clear error before the screen opens
+        Replay(replay)
         app = ProPerSimApp(replay_dir=replay)
     else:
-        resolve_persona(persona)
-        config = parse_run_config({"persona": persona, "assistant": assistant, "days": days, "seed": seed,
-                                   "assistant_options": options, "human_weight": human_weight}, "command line")
+        from engine.compose import plan_run
+
+        plan_run(config)
         app = ProPerSimApp(config, rate_both=rate_both)
     app.run()
     return app.return_code or 0
-
-

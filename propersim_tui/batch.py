@@ -1,4 +1,10 @@
-"""`propersim --batch`: headless runs with a rich progress bar and a metrics table at the end."""
+"""`propersim --batch`: headless runs with rich progress bars and a metrics table at the end.
+
+Every run is validated first (nothing is written if any is bad), then every folder is
+created and locked by this process, which holds the locks until the batch ends. Runs
+then go either concurrently in this process (asyncio: LLM-bound runs share backends)
+or, with --jobs N, in the program's process pool (CPU-bound offline runs).
+"""
 
 import asyncio
 import math
@@ -8,11 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.config import parse_run_config
+from engine.compose import RunPlan, build_simulation, package_versions, plan_run, resume_run
+from engine.config import RunConfig
+from engine.errors import RunError
 from engine.events import DayEnded
 from engine.metrics import DayMetrics
 from engine.simulation import Simulation
-from training.runs import new_run, resume_run, run_name
+from engine.store import RunStore
+from engine.workers import run_parallel
 
 
 def _fmt(value: float) -> str:
@@ -32,10 +41,15 @@ def metrics_table(results: dict[str, list[DayMetrics]], criteria: tuple[str, ...
     return table
 
 
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                    TimeRemainingColumn(), console=console)
+
+
 async def _drive(sims: dict[str, Simulation], console: Console) -> dict[str, list[DayMetrics]]:
+    """All runs at once on this event loop."""
     results: dict[str, list[DayMetrics]] = {name: [] for name in sims}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("days"), TimeRemainingColumn(), console=console, transient=False) as progress:
+    with _progress(console) as progress:
         for name, sim in sims.items():
             task = progress.add_task(name, total=sim.config.days, completed=sim.day)
 
@@ -45,65 +59,72 @@ async def _drive(sims: dict[str, Simulation], console: Console) -> dict[str, lis
                     progress.update(task, completed=event.day + 1)
 
             sim.subscribe(on_event)
-        for sim in sims.values():
-            await sim.run()
+        await asyncio.gather(*(sim.run() for sim in sims.values()))
     return results
 
 
-def run_batch(personas: list[str], assistant: str, days: int, seed: int, out: Path,
-              options: dict, console: Console, jobs: int = 1) -> int:
-    sims = {}
-    for persona in personas:
-        config = parse_run_config({"persona": persona, "assistant": assistant, "days": days, "seed": seed,
-                                   "assistant_options": options}, "command line")
-        sims[run_name(config)] = new_run(config, out / run_name(config))
-    console.print(f"Writing {len(sims)} run(s) to [bold]{out}[/]")
-    first = next(iter(sims.values()))
-    if jobs > 1 and len(sims) > 1:
-        results = _drive_in_processes({name: sim.store.folder for name, sim in sims.items()}, days, jobs,
-                                      first.criteria, console)
-    else:
-        results = asyncio.run(_drive(sims, console))
-    console.print(metrics_table(results, first.criteria))
+def run_batch(configs: list[RunConfig], out: Path, console: Console, jobs: int = 1) -> int:
+    plans = [plan_run(config, out=out) for config in configs]  # every check before anything is written
+    names = [plan.name for plan in plans]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RunError(f"--personas names the same run twice: {', '.join(twice)}")
+    stores: list[RunStore] = []
+    try:
+        for plan in plans:
+            stores.append(RunStore.create(plan.run_dir, plan.config, plan.persona_text, package_versions()))
+        console.print(f"Writing {len(plans)} run(s) to [bold]{out}[/]")
+        if jobs > 1 and len(plans) > 1:
+            for store in stores:
+                store.close(keep_lock=True)  # the workers write; this process keeps the folders locked
+            results = _drive_in_processes(plans, jobs, console)
+        else:
+            sims = {plan.name: _start(plan, store) for plan, store in zip(plans, stores)}
+            results = asyncio.run(_drive(sims, console))
+    finally:
+        for store in stores:
+            store.close()
+    console.print(metrics_table(results, plans[0].config.judge.criteria))
     return 0
 
 
-def _finish_in_child(run_dir: Path) -> None:
-    """A worker process picks a freshly created run up from its folder and runs it to the end."""
-    asyncio.run(resume_run(run_dir).run())
+def _start(plan: RunPlan, store: RunStore) -> Simulation:
+    sim = build_simulation(plan, store)
+    sim.start_at(0)
+    return sim
 
 
-def _drive_in_processes(runs: dict[str, Path], days: int, jobs: int, criteria: tuple[str, ...],
-                        console: Console) -> dict[str, list[DayMetrics]]:
-    """Runs in `jobs` processes; progress is read from each run's metrics.csv as days complete."""
-    import time
-    from concurrent.futures import ProcessPoolExecutor, wait
+def _finish_in_worker(run_dir: Path) -> None:
+    """A worker picks a freshly created run up from its folder (locked by the parent) and runs it."""
+    asyncio.run(resume_run(run_dir, lock=False).run())
 
-    from engine.store import RunStore
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool, Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-            TimeRemainingColumn(), console=console) as progress:
-        tasks = {name: progress.add_task(name, total=days) for name in runs}
-        futures = {pool.submit(_finish_in_child, folder): name for name, folder in runs.items()}
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=0.5)
-            for name, folder in runs.items():
-                progress.update(tasks[name], completed=len(RunStore(folder).metrics_rows()))
-            time.sleep(0)
-        for future in futures:
-            future.result()  # a failed run raises here, with its own message
-    return {name: [DayMetrics.from_row(r, criteria) for r in RunStore(folder).metrics_rows()]
-            for name, folder in runs.items()}
+def _drive_in_processes(plans: list[RunPlan], jobs: int, console: Console) -> dict[str, list[DayMetrics]]:
+    """Runs in the program's process pool; progress is read from each run's metrics.csv."""
+    with _progress(console) as progress:
+        tasks = {plan.name: progress.add_task(plan.name, total=plan.config.days) for plan in plans}
+
+        def tick() -> None:
+            for plan in plans:
+                progress.update(tasks[plan.name], completed=len(RunStore(plan.run_dir).metrics_rows()))
+
+        run_parallel(_finish_in_worker, [plan.run_dir for plan in plans], jobs, on_tick=tick)
+        tick()
+    criteria = plans[0].config.judge.criteria
+    return {plan.name: [DayMetrics.from_row(r, criteria) for r in RunStore(plan.run_dir).day_rows()]
+            for plan in plans}
 
 
 def resume_batch(run_dir: Path, console: Console) -> int:
     sim = resume_run(run_dir)
-    if sim.finished:
-        console.print(f"{run_dir} is already complete ({sim.config.days} days).")
-        return 0
-    console.print(f"Resuming {run_dir} at day {sim.day + 1} of {sim.config.days}")
-    results = asyncio.run(_drive({run_dir.name: sim}, console))
+    try:
+        if sim.finished:
+            console.print(f"{run_dir} is already complete ({sim.config.days} days).")
+            return 0
+        console.print(f"Resuming {run_dir} at day {sim.day + 1} of {sim.config.days}")
+        results = asyncio.run(_drive({run_dir.name: sim}, console))
+    finally:
+        if sim.store is not None:
+            sim.store.close()
     console.print(metrics_table(results, sim.criteria))
     return 0

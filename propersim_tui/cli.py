@@ -36,21 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch", action="store_true", help="run headless (no app), with a progress bar")
     parser.add_argument("--personas", metavar="ID[,ID...]", help="batch: persona ids or .toml paths, comma-separated")
-    parser.add_argument("--persona", metavar="ID", default=DEFAULT_PERSONA,
+    parser.add_argument("--persona", metavar="ID", default=None,
                         help=f"app: the persona to simulate (default {DEFAULT_PERSONA})")
     parser.add_argument("--assistant", metavar="NAME", default=None,
                         help="assistant variant (see `propersim --list-assistants`); default properassistant in the app, required with --batch")
     parser.add_argument("--option", metavar="KEY=VALUE", action="append", default=[],
-                        help="assistant option, repeatable (e.g. --option rate=0.05)")
-    parser.add_argument("--days", type=int, default=14, help="simulated days (default 14)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical runs (default 0)")
+                        help="assistant option, repeatable, typed and checked by the assistant "
+                             "(e.g. --option rate=0.05; `--list-assistants` shows each one's options)")
+    parser.add_argument("--config", type=Path, metavar="FILE.toml",
+                        help="a run config (the keys of run.toml); the command line overrides it")
+    parser.add_argument("--days", type=int, default=None, help="simulated days (default 14)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random seed; the same seed gives identical runs (default 0)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="batch: folder for the runs (default saves/<timestamp>)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="batch: run up to N personas at once, in separate processes (default 1)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="batch: continue a recorded run from its last complete day")
-    parser.add_argument("--human-weight", type=float, default=1.0, metavar="W",
+    parser.add_argument("--human-weight", type=float, default=None, metavar="W",
                         help="app: training weight of the pairs a human's ratings form (default 1.0)")
     parser.add_argument("--rate-both", action="store_true",
                         help="app: in human takeover, also rate the candidate that was not delivered")
@@ -58,21 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(pairs: list[str]) -> dict:
+def _options(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE strings; their types come from the assistant's options model, not from guessing."""
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise RunError(f"--option expects KEY=VALUE, got {pair!r}")
-        for convert in (int, float):
-            try:
-                options[key] = convert(value)
-                break
-            except ValueError:
-                continue
-        else:
-            options[key] = {"true": True, "false": False}.get(value.lower(), value)
+        options[key] = value
     return options
+
+
+def list_assistants() -> None:
+    from engine.assistants import ASSISTANTS
+    from engine.registry import missing_extra
+
+    for entry in ASSISTANTS:
+        options = entry.describe_options()
+        hint = missing_extra(entry.extra)
+        print(f"{entry.name:16} {entry.summary}" + (f"\n{'':16} options: {options}" if options else "")
+              + (f"\n{'':16} {hint}" if hint else ""))
 
 
 def _main(argv: list[str]) -> int:
@@ -88,12 +97,8 @@ def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_assistants:
-        from training.registry import ASSISTANTS
-        for name, summary in ASSISTANTS.items():
-            print(f"{name:16} {summary}")
+        list_assistants()
         return 0
-    if args.days < 1:
-        parser.error("--days must be at least 1")
     options = _options(args.option)
     if args.batch:
         from rich.console import Console
@@ -102,17 +107,29 @@ def _main(argv: list[str]) -> int:
         console = Console(stderr=False)
         if args.resume:
             return resume_batch(args.resume, console)
-        if not args.personas or not args.assistant:
+        if not args.personas or not (args.assistant or args.config):
             parser.error("--batch needs --personas and --assistant (or --resume RUN_DIR)")
         import datetime as dt
         out = args.out or Path("saves") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         personas = [p.strip() for p in args.personas.split(",") if p.strip()]
         if args.jobs < 1:
             parser.error("--jobs must be at least 1")
-        return run_batch(personas, args.assistant, args.days, args.seed, out, options, console, jobs=args.jobs)
+        configs = [run_config(args, options, persona) for persona in personas]
+        return run_batch(configs, out, console, jobs=args.jobs)
     from propersim_tui.app import launch
-    return launch(persona=args.persona, assistant=args.assistant or "properassistant", days=args.days,
-                  seed=args.seed, options=options, human_weight=args.human_weight, rate_both=args.rate_both)
+    persona = args.persona or (None if args.config else DEFAULT_PERSONA)
+    return launch(run_config(args, options, persona, default_assistant="properassistant"), rate_both=args.rate_both)
+
+
+def run_config(args, options: dict, persona: str, default_assistant: str | None = None):
+    """The run config from --config FILE and the command line over it."""
+    from engine.compose import build_config
+
+    return build_config({
+        "persona": persona, "assistant": args.assistant or (None if args.config else default_assistant),
+        "days": args.days, "seed": args.seed, "assistant_options": options or None,
+        "human_weight": args.human_weight,
+    }, args.config)
 
 
 def _open_command(argv: list[str]) -> int:
@@ -120,7 +137,7 @@ def _open_command(argv: list[str]) -> int:
     parser.add_argument("run_dir", type=Path, help="a run folder (it holds run.toml)")
     args = parser.parse_args(argv)
     from propersim_tui.app import launch
-    return launch(persona="", assistant="", days=0, seed=0, options={}, replay=args.run_dir)
+    return launch(None, replay=args.run_dir)
 
 
 def _export_command(argv: list[str]) -> int:

@@ -13,9 +13,9 @@ import datetime as dt
 import shutil
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from engine.compose import new_run
 from engine.config import RunConfig
 from engine.errors import RunError
 from engine.events import (
@@ -28,17 +28,14 @@ from engine.events import (
     TrainingStarted,
 )
 from engine.house import load_house
+from engine.judges.takeover import HumanRater
 from engine.simulation import Simulation
-from engine.types import Activity, Rating, StepRecord
-from training.runs import new_run
+from engine.types import Activity, StepRecord
 
 # Simulated seconds per wall second; None runs flat out.
 SPEEDS: tuple[float | None, ...] = (1, 10, 60, 150, 600, 1500, 6000, None)
 DEFAULT_SPEED = 1500
 BURST_SECONDS = 0.008  # flat out, the engine yields to the UI at least this often
-
-# A human rating hook: given the step, returns (eventually) ratings by candidate index, or None.
-HumanRater = Callable[[StepRecord], Awaitable[dict[int, Rating] | None]]
 
 
 def speed_label(speed: float | None) -> str:
@@ -51,20 +48,19 @@ class EngineDriver:
         self.root = root
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         self.live_dir = root / f".live-{stamp}"
-        self.sim: Simulation = new_run(config, self.live_dir)
+        self.sim: Simulation = new_run(config, self.live_dir, takeover=True)
         self.events: deque = deque()  # engine -> UI
         self.speed_index = SPEEDS.index(DEFAULT_SPEED)
         self.paused = False
         self.pending_steps = 0  # single steps requested while paused
         self.run_until_day: int | None = None
-        self.human: HumanRater | None = None
+        self._human: HumanRater | None = None
         self.saved_steps = 0
         self.steps_done = 0
         self.saved_to: Path | None = None
         self.stopped = False
         self._wake = asyncio.Event()
         self.sim.subscribe(self._on_event)
-        self.sim.rating_override = self._human_override
 
     # --- controls ----------------------------------------------------------------------
     @property
@@ -93,14 +89,26 @@ class EngineDriver:
 
     def set_activity(self, text: str, room: str, minutes: int, tags: tuple[str, ...] = ("leisure",)) -> None:
         """The human sets what the user does, from the next step, for `minutes` (0: until released)."""
-        sim = self.sim
-        step = sim.next_step
-        until = sim.clock.steps_per_day if minutes <= 0 else step + max(1, minutes * 60 // sim.clock.step_seconds)
         obj = load_house().rooms[room].objects[0]
-        sim.user.set_activity(Activity(text, room, obj, tags, source="human"), until)
+        self.sim.override_activity(Activity(text, room, obj, tags, source="human"), minutes)
 
     def release_activity(self) -> None:
-        self.sim.user.release_activity()
+        self.sim.release_activity()
+
+    @property
+    def human(self) -> HumanRater | None:
+        return self._human
+
+    @human.setter
+    def human(self, rater: HumanRater | None) -> None:
+        """The human rates delivered recommendations (None: the judge rates everything again)."""
+        self._human = rater
+        self.sim.set_rater(None if rater is None else self._rate_recommendations)
+
+    async def _rate_recommendations(self, record: StepRecord):
+        if self._human is None or not record.delivered_candidate.is_recommendation:
+            return None
+        return await self._human(record)
 
     @property
     def unsaved(self) -> bool:
@@ -108,15 +116,9 @@ class EngineDriver:
 
     def save(self, name: str | None = None) -> Path:
         """Copy the live run to saves/<name>/ (default: a timestamped name); returns the folder."""
-        if self.sim.store is not None:
-            self.sim.store.flush()
         default = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{self.config.persona}-{self.config.assistant}"
         target = self.saved_to or self.root / (name or default)
-        tmp = target.with_name(target.name + ".saving")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.live_dir, tmp)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+        self.sim.store.copy_to(target)
         self.saved_to = target
         self.saved_steps = self.steps_done
         return target
@@ -139,11 +141,6 @@ class EngineDriver:
             self.steps_done += 1
         if isinstance(event, (StepRecorded, DayEnded, RunFinished, TrainingStarted, TrainingProgress, TrainingFinished)):
             self.events.append(event)
-
-    def _human_override(self, record: StepRecord):
-        if self.human is None or not record.delivered_candidate.is_recommendation:
-            return None
-        return self.human(record)
 
     async def _wait(self, seconds: float | None) -> None:
         try:

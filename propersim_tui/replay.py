@@ -32,14 +32,10 @@ class Replay:
         return [s for s in self.steps[: self.cursor + 1] if s["day"] == day]
 
     def daily_means(self) -> list[float]:
-        """Means of the days before the cursor's day."""
-        means = []
-        for day in self.days:
-            if day >= self.current["day"]:
-                break
-            totals = [s["candidates"][s["delivered"]]["rating"]["total"] for s in self.day_steps(day)]
-            means.append(sum(totals) / len(totals))
-        return means
+        """Means of the days before the cursor's day, from the run's metrics.csv (where the run wrote them)."""
+        rows = {int(r["day"]): float(r["mean_score"]) for r in RunStore(self.run_dir).day_rows()
+                if r["mean_score"] != ""}
+        return [rows[day] for day in self.days if day < self.current["day"] and day in rows]
 
     def move(self, delta: int) -> bool:
         target = max(0, min(len(self.steps) - 1, self.cursor + delta))

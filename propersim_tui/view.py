@@ -7,6 +7,8 @@ from functools import cache
 
 from rich.text import Text
 
+from engine.types import is_recommendation_text
+
 SCORE_STYLES = ("bold red", "red", "yellow", "green", "bold green", "bold green")
 CRITERIA_SHORT = {"preference": "P", "timing": "T", "frequency": "F", "communication": "C", "novelty": "N"}
 
@@ -39,14 +41,14 @@ def delivered(step: dict) -> dict:
 
 
 def is_recommendation(step: dict) -> bool:
-    return delivered(step)["item"] is not None
+    return is_recommendation_text(delivered(step)["text"])
 
 
 def timeline_cells(step: dict) -> tuple:
     """day, time, activity, delivered recommendation, score, criteria, human marker."""
     c = delivered(step)
     rating = c["rating"]
-    rec = Text(c["text"]) if c["item"] is not None else Text("· no recommendation", style="dim italic")
+    rec = Text(c["text"]) if is_recommendation_text(c["text"]) else Text("· no recommendation", style="dim italic")
     human = Text("👤", style="bold magenta") if rating["source"] == "human" else Text("")
     activity = Text(step["activity"]["text"], style="italic" if step["activity"].get("source") == "human" else "")
     return (str(step["day"] + 1), step["clock"], activity, rec, score_text(rating["total"]),
@@ -64,11 +66,13 @@ def step_detail(step: dict) -> Text:
         marker = "▶ delivered" if i == step["delivered"] else "  candidate"
         text.append(f"{marker} {i + 1}: ", style="bold" if i == step["delivered"] else "dim")
         text.append(c["text"])
-        if c["item"] is not None:
-            text.append(f"  [{c['topic']}, {c['tone']}]", style="dim")
+        if is_recommendation_text(c["text"]) and (c.get("topic") or c.get("tone")):
+            text.append(f"  [{c.get('topic') or '?'}, {c.get('tone') or '?'}]", style="dim")
         text.append("\n    ")
+        if r.get("failed"):
+            text.append("not rated (the judge gave no valid answer)", style="yellow")
         text.append_text(score_text(r["total"]))
-        text.append("/4  ")
+        text.append(f"/{len(r['criteria']) or 4}  ")
         text.append_text(criteria_text(r["criteria"]))
         if r["source"] == "human":
             text.append(" (human)", style="magenta")

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label, ProgressBar, Sparkline, Static
 
 from engine.house import load_house
+from engine.metrics import step_metrics
 from engine.vocab import BIG_FIVE
 from propersim_tui.view import CRITERIA_SHORT, floor_plan, is_recommendation, step_detail, timeline_cells
 
@@ -70,23 +71,23 @@ class ScoresPanel(Vertical):
         if not self.query("#score-text"):
             return  # not composed yet; the next refresh shows it
         n = len(today)
+        m = step_metrics(today[0]["day"] if today else 0, today, step_seconds, tuple(criteria))
         text = Text()
-        mean = sum(s["candidates"][s["delivered"]]["rating"]["total"] for s in today) / n if n else math.nan
         text.append("Today's mean ", style="bold")
-        text.append("—" if math.isnan(mean) else f"{mean:.2f}", style="bold cyan")
-        text.append(f" · {n} steps\n")
+        text.append("—" if math.isnan(m.mean_score) else f"{m.mean_score:.2f}", style="bold cyan")
+        text.append(f" · {n} steps")
+        if m.failed_ratings:
+            text.append(f" · {m.failed_ratings} unrated", style="yellow")
+        text.append("\n")
         for name in criteria:
-            rate = sum(s["candidates"][s["delivered"]]["rating"]["criteria"][name] for s in today) / n if n else 0.0
+            rate = 0.0 if math.isnan(m.pass_rates[name]) else m.pass_rates[name]
             bar = "█" * round(rate * 10)
             text.append(f"{CRITERIA_SHORT.get(name, name[0].upper())} {name[:10]:10} ", style="dim")
             text.append(f"{bar:10}", style="green" if rate >= 0.75 else "yellow" if rate >= 0.5 else "red")
             text.append(f" {rate:4.0%}\n")
-        hours = n * step_seconds / 3600
-        recs = sum(1 for s in today if is_recommendation(s))
-        rate = recs / hours if hours else 0.0
-        inside = wanted[0] <= rate <= wanted[1]
+        inside = wanted[0] <= m.recs_per_hour <= wanted[1]
         text.append("Recs/hour ", style="bold")
-        text.append(f"{rate:.2f}", style="green" if inside else "red")
+        text.append(f"{m.recs_per_hour:.2f}", style="green" if inside else "red")
         text.append(f" · wanted {wanted[0]:.2f}–{wanted[1]:.2f}", style="dim")
         self.query_one("#score-text", Static).update(text)
         sparkline = self.query_one(Sparkline)

@@ -6,7 +6,7 @@ import pytest
 
 from engine.config import RunConfig
 from engine.events import DayEnded
-from training.runs import new_run
+from engine.compose import new_run
 
 REPO = Path(__file__).resolve().parent.parent
 PERSONAS = REPO / "personas"

@@ -5,7 +5,7 @@ import asyncio
 from pathlib import Path
 
 from engine.config import parse_run_config
-from training.runs import new_run
+from engine.compose import new_run
 
 
 def run_to_folder(fields: dict, folder: Path) -> Path:

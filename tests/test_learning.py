@@ -8,14 +8,15 @@ import pytest
 
 from engine.catalog import load_catalog
 from engine.memory import Memory, MemoryEvent, MemoryLevel
-from engine.retrieval import EventIndex, HashingEmbedder
+from engine.embedders.hashing import HashingEmbedder
+from engine.retrieval import EventIndex
 from engine.types import ABSTAIN, Activity, Candidate, Feedback, Observation
 from tests.conftest import run_days
 from training.dpo import DPOSettings, margin, train_dpo
 from training.features import Situation, context_vector
 from training.offline_policy import NO_REC, OfflinePolicy, initial_params
 from training.replay import ReplayBuffer, TrainingPair
-from training.runs import resume_run
+from engine.compose import resume_run
 
 CATALOG = load_catalog()
 RNG = np.random.default_rng(0)
@@ -184,7 +185,7 @@ def test_resume_mid_run_reproduces_an_uninterrupted_run(tmp_path, assistant):
 def test_training_emits_progress_events():
     from engine.config import RunConfig
     from engine.events import TrainingFinished, TrainingProgress, TrainingStarted
-    from training.runs import new_run
+    from engine.compose import new_run
     sim = new_run(RunConfig(persona="E+A+C+O+N-", assistant="properassistant", days=1), None)
     seen = []
     sim.subscribe(lambda e: seen.append(e) if isinstance(e, (TrainingStarted, TrainingProgress, TrainingFinished)) else None)
@@ -195,7 +196,7 @@ def test_training_emits_progress_events():
 
 
 def test_a_training_failure_stops_the_run_with_a_clear_error(tmp_path, monkeypatch):
-    import training.offline_assistant as module
+    import training.dpo as module
     from engine.errors import RunError
 
     def broken(*args, **kwargs):

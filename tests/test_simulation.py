@@ -6,13 +6,13 @@ import types
 import pytest
 
 from engine.config import RunConfig
-from engine.judge_rubric import DayHistory, PreferenceView, RubricJudge
+from engine.assistants import ASSISTANTS
+from engine.judges.rubric import DayHistory, PreferenceView, RubricJudge
 from engine.persona import Persona, Preferences, Rubric
 from engine.store import read_jsonl
 from engine.types import Observation
 from tests.conftest import REFERENCE_PERSONA, run_days
-from training.registry import ASSISTANTS
-from training.runs import new_run, resume_run
+from engine.compose import new_run, resume_run
 
 HIDDEN = (Persona, Preferences, Rubric, RubricJudge, PreferenceView, DayHistory)
 
@@ -58,7 +58,7 @@ def _reachable(root: object) -> list[object]:
     return found
 
 
-@pytest.mark.parametrize("name", [n for n in ASSISTANTS if n != "oracle"])
+@pytest.mark.parametrize("name", [n for n in ASSISTANTS.names() if n != "oracle"])
 def test_assistants_cannot_reach_the_persona(name):
     sim = new_run(RunConfig(persona=REFERENCE_PERSONA, assistant=name, days=1), None)
     asyncio.run(sim.step())  # let it build any lazy state

@@ -154,7 +154,7 @@ async def test_save_then_replay_shows_the_same_rows(tmp_path):
 
 
 async def test_replay_of_a_batch_run_navigates_days(tmp_path):
-    from training.runs import new_run
+    from engine.compose import new_run
 
     await new_run(RunConfig(persona=REFERENCE_PERSONA, assistant="oracle", days=2), tmp_path / "batch").run()
     app = ProPerSimApp(replay_dir=tmp_path / "batch", saves=tmp_path / "saves")

@@ -56,7 +56,7 @@ def test_rating_dialog(snap_compare, tmp_path, size):
 
 @pytest.fixture(scope="module")
 def recorded_run(tmp_path_factory) -> Path:
-    from training.runs import new_run
+    from engine.compose import new_run
 
     folder = tmp_path_factory.mktemp("replay") / "run"
     sim = new_run(RunConfig(persona=REFERENCE_PERSONA, assistant="properassistant", days=2, seed=3), folder)

@@ -12,21 +12,26 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.assistant import Assistant, Emit, candidate_of
+from engine.assistants import Emit
+from engine.assistants.base import BaseAssistant, candidate_of
 from engine.catalog import Catalog
+from engine.embedders import EMBEDDERS, make_embedder
 from engine.events import TrainingFinished, TrainingProgress, TrainingStarted
 from engine.memory import Memory, MemoryLevel
-from engine.retrieval import EventIndex, make_embedder
+from engine.registry import missing_extra
+from engine.retrieval import EventIndex
 from engine.seeding import ROLE_TRAINING, rng_for
-from engine.types import ABSTAIN, Candidate, Feedback, Observation, PreferencePair
+from engine.types import ABSTAIN, Feedback, Observation, PreferencePair, Proposal
 from engine.vocab import TONES, TOPICS
-from training.dpo import DPOSettings, train_dpo
+from training.dpo import DPOSettings
 from training.features import TONE_INDEX, TOPIC_INDEX, Situation, context_vector
 from training.offline_policy import NO_REC, OfflinePolicy, initial_params
-from training.replay import ReplayBuffer, TrainingPair
+from training.replay import STRATEGIES, ReplayBuffer, TrainingPair
 
 VARIANTS = {
     "no-memory": dict(level=MemoryLevel.NONE, retrieval=False, trains=False),
@@ -36,12 +41,43 @@ VARIANTS = {
 }
 
 
+class PolicyOptions(BaseModel):
+    """Options of the memory assistants (`--option KEY=VALUE`), typed and checked before a run starts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: Annotated[int, Field(ge=1, le=50)] = 3  # memories retrieved per step
+    replay: Literal[STRATEGIES] = "uniform-200"  # how the day's training set is drawn
+    embedder: str = "hashing"  # see engine.embedders
+    beta: Annotated[float, Field(gt=0.0, le=10.0)] = 0.1
+    epochs: Annotated[int, Field(ge=1, le=50)] = 2
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 0.05
+    recommend_rate: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8  # the day-0 policy's chance to recommend
+    in_context_scale: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
+    gap_prior: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
+    explore: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+
+    @field_validator("embedder")
+    @classmethod
+    def _installed(cls, name: str) -> str:
+        if name not in EMBEDDERS:
+            raise ValueError(f"unknown embedder {name!r}; known: {', '.join(EMBEDDERS.names())}")
+        hint = missing_extra(EMBEDDERS.get(name).extra)
+        if hint:
+            raise ValueError(f"the {name} embedder {hint}")
+        return name
+
+
+def build(ctx, options: PolicyOptions) -> "PolicyAssistant":
+    return PolicyAssistant(ctx.catalog, ctx.assistant_seed, ctx.name, **options.model_dump())
+
+
 def _centred(total: float, count: int) -> float:
     """A mean 0-4 score mapped to -1..1; 0 when there is nothing to go on."""
     return (total / count - 2.0) / 2.0 if count else 0.0
 
 
-class PolicyAssistant(Assistant):
+class PolicyAssistant(BaseAssistant):
     def __init__(self, catalog: Catalog, seed: int, variant: str, k: int = 3, replay: str = "uniform-200",
                  embedder: str = "hashing", beta: float = 0.1, epochs: int = 2, learning_rate: float = 0.05,
                  recommend_rate: float = 0.8, in_context_scale: float = 0.5, gap_prior: float = 0.5,
@@ -57,7 +93,7 @@ class PolicyAssistant(Assistant):
         self.reference = initial_params(self.level >= MemoryLevel.RECOMMENDATIONS, in_context, recommend_rate,
                                         in_context_scale, gap_prior)
         self.explore = explore if self.trains else 0.0
-        self.policy = OfflinePolicy(catalog, self.reference.copy())
+        self.policy = OfflinePolicy(catalog, self.reference.copy(), self.reference)
         self.replay = ReplayBuffer(replay)
         self.dpo = DPOSettings(beta=beta, epochs=epochs, learning_rate=learning_rate)
         self._situations: dict[int, Situation] = {}  # today's, by step, to turn pairs into training data
@@ -74,39 +110,44 @@ class PolicyAssistant(Assistant):
         mem_topic, mem_tone = np.zeros(len(TOPICS)), np.zeros(len(TONES))
         retrieved_topic = np.zeros(len(TOPICS))
         rec_value = abstain_value = 0.0
-        self.last_retrieved = ()
+        self._retrieved = ()
         if self.level >= MemoryLevel.RECOMMENDATIONS:
             gap = self.memory.minutes_since_recommendation(obs.day, obs.minute)
             count = self.memory.recommendations_today(obs.day)
         if self.level >= MemoryLevel.SCORES:
             for topic, (n, total) in self.memory.totals.by_topic.items():
-                mem_topic[TOPIC_INDEX[topic]] = _centred(total, n)
+                if topic in TOPIC_INDEX:  # a free-text recommendation may name no known topic
+                    mem_topic[TOPIC_INDEX[topic]] = _centred(total, n)
             for tone, (n, total) in self.memory.totals.by_tone.items():
-                mem_tone[TONE_INDEX[tone]] = _centred(total, n)
+                if tone in TONE_INDEX:
+                    mem_tone[TONE_INDEX[tone]] = _centred(total, n)
         if self.index is not None:
             found = self.index.search(obs.weekday, obs.minute, obs.activity.text, tags, obs.day)
-            self.last_retrieved = tuple(r.event.render() for r in found)
+            self._retrieved = tuple(r.event.render() for r in found)
             recs = [r.event for r in found if r.event.delivered is not None and r.event.delivered.is_recommendation]
             quiet = [r.event for r in found if r.event.delivered is not None and not r.event.delivered.is_recommendation]
+            recs = [e for e in recs if e.score is not None]  # a failed rating tells nothing
+            quiet = [e for e in quiet if e.score is not None]
             rec_value = _centred(sum(e.score for e in recs), len(recs))
             abstain_value = _centred(sum(e.score for e in quiet), len(quiet))
             by_topic: dict[str, list[int]] = {}
             for e in recs:
-                entry = by_topic.setdefault(e.delivered.topic, [0, 0])
-                entry[0] += 1
-                entry[1] += e.score
+                if e.delivered.topic in TOPIC_INDEX:
+                    entry = by_topic.setdefault(e.delivered.topic, [0, 0])
+                    entry[0] += 1
+                    entry[1] += e.score
             for topic, (n, total) in by_topic.items():
                 retrieved_topic[TOPIC_INDEX[topic]] = _centred(total, n)
         context = context_vector(obs.minute, weekend, tags, gap, count, rec_value, abstain_value)
         return Situation(context, tags, obs.minute // 240, int(weekend), mem_topic, mem_tone, retrieved_topic)
 
-    async def propose(self, obs: Observation, n: int) -> list[Candidate]:
+    async def propose(self, obs: Observation, n: int) -> Proposal:
         s = self.situation(obs)
         actions, items = self.policy.sample(s, n, self.rng, self.explore)
-        candidates = [ABSTAIN if a == NO_REC else candidate_of(items[a]) for a in actions]
+        candidates = tuple(ABSTAIN if a == NO_REC else candidate_of(items[a]) for a in actions)
         self._situations[obs.step] = s
         self._actions[obs.step] = {c.item_id: a for c, a in zip(candidates, actions)}
-        return candidates
+        return Proposal(candidates, obs.render(), self._retrieved)
 
     def observe(self, feedback: Feedback) -> None:
         event = self.memory.add(feedback)
@@ -138,7 +179,7 @@ class PolicyAssistant(Assistant):
         loop = asyncio.get_running_loop()
         # on a thread, so whoever drives the loop (the app) stays responsive; progress hops back to the loop
         loss = await asyncio.to_thread(
-            train_dpo, self.policy, self.reference, batch, self.dpo, rng,
+            self.policy.train, batch, self.dpo, rng,
             lambda done, total, loss: loop.call_soon_threadsafe(emit, TrainingProgress(day, done, total, loss)))
         await asyncio.sleep(0)  # deliver the last progress events before the finish
         if not np.all(np.isfinite(self.policy.params)):

@@ -51,9 +51,17 @@ def _log_sigmoid(x: float) -> float:
 
 
 class OfflinePolicy:
-    def __init__(self, catalog: Catalog, params: np.ndarray):
+    """The offline implementation of engine.assistants.Policy."""
+
+    def __init__(self, catalog: Catalog, params: np.ndarray, reference: np.ndarray | None = None):
         self.catalog = catalog
         self.params = params
+        self.reference = params.copy() if reference is None else reference  # DPO's frozen reference
+
+    def train(self, pairs: list, settings, rng: np.random.Generator, progress=None) -> float:
+        from training.dpo import train_dpo  # dpo imports this module
+
+        return train_dpo(self, self.reference, pairs, settings, rng, progress)
 
     def distribution(self, s: Situation, params: np.ndarray | None = None) -> tuple[float, tuple, np.ndarray, np.ndarray]:
         """(z, items, phi, log-softmax over items) for a situation."""

@@ -8,10 +8,10 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from engine.config import RunConfig
+from engine.workers import run_parallel
 from engine.events import DayEnded
 from engine.metrics import DayMetrics
 
@@ -38,7 +38,7 @@ class JobResult:
 
 
 def run_job(job: Job) -> JobResult:
-    from training.runs import new_run  # imported in the worker
+    from engine.compose import new_run  # imported in the worker
 
     sim = new_run(RunConfig(persona=job.persona, assistant=job.assistant, days=job.days, seed=job.seed,
                             assistant_options=dict(job.options)), None)
@@ -52,20 +52,14 @@ def run_job(job: Job) -> JobResult:
 
 def run_jobs(jobs: Iterable[Job], workers: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> list[JobResult]:
-    """Run jobs in `workers` processes (default: one per core); results in job order."""
+    """Run jobs in `workers` processes (default: one per core) of the program's pool; results in job order."""
     jobs = list(jobs)
-    workers = workers or os.cpu_count() or 1
-    results: dict[int, JobResult] = {}
-    if workers == 1:
-        for i, job in enumerate(jobs):
-            results[i] = run_job(job)
-            if progress:
-                progress(len(results), len(jobs))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if progress:
-                    progress(len(results), len(jobs))
-    return [results[i] for i in range(len(jobs))]
+    finished = 0
+
+    def done(_index: int, _result: JobResult) -> None:
+        nonlocal finished
+        finished += 1
+        if progress:
+            progress(finished, len(jobs))
+
+    return run_parallel(run_job, jobs, workers or os.cpu_count() or 1, on_done=done)

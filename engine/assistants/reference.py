@@ -1,76 +1,46 @@
-"""The assistant role: the interface, and the reference policies that give the score scale.
+"""The reference policies that give the score scale: silence, spam, chance and the oracle.
 
-An assistant sees observations and its own feedback, never the persona. The one
-exception is the oracle, the upper bound, which reads the judge on purpose and
-says so with `reads_hidden_preferences`.
+None of them reads feedback. The oracle, the upper bound, reads the rubric judge on
+purpose and says so with `reads_hidden_preferences`.
 """
 
-from collections.abc import Callable
-from pathlib import Path
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.assistants.base import BaseAssistant, candidate_of
 from engine.catalog import Catalog
-from engine.judge_rubric import DayHistory, RubricJudge
-from engine.seeding import ROLE_ASSISTANT, rng_for
-from engine.types import ABSTAIN, Candidate, Feedback, Observation, PreferencePair
-
-Emit = Callable[[object], None]
+from engine.judges.rubric import DayHistory, RubricJudge
+from engine.types import ABSTAIN, Candidate, Feedback, Observation
 
 
-def candidate_of(item) -> Candidate:
-    return Candidate(item.id, item.text, item.topic, item.tone)
-
-
-class Assistant:
-    """Base class: an assistant that neither remembers nor learns."""
-
-    name = "assistant"
-    reads_hidden_preferences = False
-    trains = False
-
-    def __init__(self, catalog: Catalog, seed: int):
-        self.catalog = catalog
-        self.seed = seed
-        self.rng = rng_for(seed, ROLE_ASSISTANT, 0)
-        self.last_retrieved: tuple[str, ...] = ()
-
-    def start_day(self, day: int) -> None:
-        self.rng = rng_for(self.seed, ROLE_ASSISTANT, day)
-
-    async def propose(self, obs: Observation, n: int) -> list[Candidate]:
-        raise NotImplementedError
-
-    def observe(self, feedback: Feedback) -> None:
-        """Told after every step what was delivered and how its candidates scored."""
-
-    async def end_day(self, day: int, pairs: list[PreferencePair], emit: Emit) -> None:
-        """Called at each day boundary with the day's preference pairs."""
-
-    def save(self, folder: Path) -> None:
-        """Write whatever the assistant needs to resume after `folder`'s day."""
-
-    def load(self, folder: Path) -> None:
-        """Restore what save() wrote."""
-
-
-class AlwaysAbstain(Assistant):
+class AlwaysAbstain(BaseAssistant):
     name = "always-abstain"
 
-    async def propose(self, obs: Observation, n: int) -> list[Candidate]:
+    def choose(self, obs: Observation, n: int) -> list[Candidate]:
         return [ABSTAIN] * n
 
 
-class RandomRate(Assistant):
+class RandomOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03  # chance per step and candidate
+
+
+class RandomRate(BaseAssistant):
     """Recommends a random fitting item with a fixed probability per step (persona-agnostic)."""
 
     name = "random"
 
     def __init__(self, catalog: Catalog, seed: int, rate: float = 0.03):
         super().__init__(catalog, seed)
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be within 0-1, got {rate}")
         self.rate = rate
 
-    async def propose(self, obs: Observation, n: int) -> list[Candidate]:
+    @classmethod
+    def build(cls, ctx, options: RandomOptions) -> "RandomRate":
+        return cls(ctx.catalog, ctx.assistant_seed, options.rate)
+
+    def choose(self, obs: Observation, n: int) -> list[Candidate]:
         items = self.catalog.fitting(obs.activity.tags)
         out = []
         for _ in range(n):
@@ -89,8 +59,12 @@ class EveryStep(RandomRate):
     def __init__(self, catalog: Catalog, seed: int):
         super().__init__(catalog, seed, rate=1.0)
 
+    @classmethod
+    def build(cls, ctx, options) -> "EveryStep":
+        return cls(ctx.catalog, ctx.assistant_seed)
 
-class Oracle(Assistant):
+
+class Oracle(BaseAssistant):
     """The upper bound: asks the (noise-free) judge which candidate would score best."""
 
     name = "oracle"
@@ -101,11 +75,15 @@ class Oracle(Assistant):
         self._judge = judge
         self._history = DayHistory()
 
+    @classmethod
+    def build(cls, ctx, options) -> "Oracle":
+        return cls(ctx.catalog, ctx.assistant_seed, ctx.judge)
+
     def start_day(self, day: int) -> None:
         super().start_day(day)
         self._history = DayHistory()
 
-    async def propose(self, obs: Observation, n: int) -> list[Candidate]:
+    def choose(self, obs: Observation, n: int) -> list[Candidate]:
         best, best_score = ABSTAIN, self._judge.rate_now(obs, ABSTAIN, self._history, noisy=False).total
         if self._judge.wants(obs, self._history):
             recent = self._history.recent_topics
@@ -122,3 +100,7 @@ class Oracle(Assistant):
         # the oracle knows what it delivered was rated as it predicted (noise aside)
         obs, delivered = feedback.observation, feedback.candidates[feedback.delivered]
         self._history.see(obs, delivered, self._judge.rate_now(obs, delivered, self._history, noisy=False))
+
+
+def build_always_abstain(ctx, options) -> AlwaysAbstain:
+    return AlwaysAbstain(ctx.catalog, ctx.assistant_seed)

@@ -1,4 +1,4 @@
-"""The offline judge: scores a candidate on the rubric from the persona's structured preferences.
+"""The offline judge (`rubric`): scores a candidate from the persona's structured preferences.
 
 The rules, documented for researchers in personas/README.md:
 
@@ -15,19 +15,24 @@ The rules, documented for researchers in personas/README.md:
 - No Recommendation passes everything when the user does not want one. When the
   user does (a missed opportunity), it fails preference and timing, and frequency
   too once the silence has lasted max_silence_minutes.
+- A free-text recommendation (no catalog item, e.g. a model's) is rated by the same
+  rules from the topic and tone it names: it fits the activity when some catalog item
+  of its topic does; its boundaries are the flags whose keywords its text contains;
+  with no topic it fails preference, with no tone it fails communication.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.catalog import CatalogItem
+from engine.catalog import Catalog
 from engine.clock import SimClock
 from engine.persona import Persona
 from engine.seeding import ROLE_JUDGE, rng_for, stable_hash
 from engine.timeutil import in_windows, parse_window
 from engine.types import Candidate, Observation, Rating
-from engine.vocab import DEFAULT_CRITERIA, OPTIONAL_CRITERIA
+from engine.vocab import DEFAULT_CRITERIA, OPTIONAL_CRITERIA, flags_in_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +120,10 @@ def compile_views(persona: Persona, clock: SimClock, weekend: bool) -> list[Pref
 
 class RubricJudge:
     kind = "rubric"
-    concurrent = False  # pure computation: nothing to overlap
+    can_fail = False  # rules always reach a verdict
 
-    def __init__(self, persona: Persona, clock: SimClock, seed: int,
-                 criteria: tuple[str, ...] = DEFAULT_CRITERIA, noise: float = 0.0,
-                 catalog_items: dict[str, CatalogItem] | None = None):
+    def __init__(self, persona: Persona, clock: SimClock, seed: int, catalog: Catalog,
+                 criteria: tuple[str, ...] = DEFAULT_CRITERIA, noise: float = 0.0):
         unknown = set(criteria) - set(DEFAULT_CRITERIA) - set(OPTIONAL_CRITERIA)
         if unknown:
             raise ValueError(f"unknown rubric criteria: {', '.join(sorted(unknown))}")
@@ -132,11 +136,22 @@ class RubricJudge:
         self._views = {
             weekend: compile_views(persona, clock, weekend) for weekend in (False, True)
         }
-        self._items = catalog_items or {}
+        self._items = {item.id: item for item in catalog.items}
+        self._topic_fits: dict[str, frozenset[str]] = {}
+        for item in catalog.items:
+            self._topic_fits[item.topic] = self._topic_fits.get(item.topic, frozenset()) | item.fits
         self._rng: np.random.Generator | None = None
+        self.history = DayHistory()
 
-    def start_day(self, day: int) -> None:
+    async def start_day(self, day: int) -> None:
         self._rng = rng_for(self.seed, ROLE_JUDGE, day, self._salt)
+        self.history = DayHistory()
+
+    async def rate(self, obs: Observation, candidates: Sequence[Candidate]) -> list[Rating]:
+        return [self.rate_now(obs, c, self.history) for c in candidates]
+
+    def record(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
+        self.history.see(obs, delivered, rating)
 
     def view(self, obs: Observation) -> PreferenceView:
         return self._views[obs.weekday >= 5][obs.step]
@@ -151,14 +166,12 @@ class RubricJudge:
             and history.count < v.max_per_day
         )
 
-    async def rate(self, obs: Observation, candidate: Candidate, history: DayHistory) -> Rating:
-        return self.rate_now(obs, candidate, history)
-
     def rate_now(self, obs: Observation, candidate: Candidate, history: DayHistory,
                  noisy: bool = True) -> Rating:
         v = self.view(obs)
         want = self.wants(obs, history)
-        if candidate.item_id is None:
+        recommends = candidate.is_recommendation
+        if not recommends:
             results, reason = self._rate_silence(obs, v, want, history)
         else:
             results, reason = self._rate_recommendation(obs, v, candidate, history)
@@ -169,28 +182,31 @@ class RubricJudge:
                     if flip:
                         results[name] = not results[name]
                 reason += " (judged inconsistently)"
-        return Rating(results, reason, missed_opportunity=want and candidate.item_id is None)
+        return Rating(results, reason, missed_opportunity=want and not recommends)
 
     def _rate_silence(self, obs, v, want, history) -> tuple[dict[str, bool], str]:
         if not want:
             return dict.fromkeys(self.criteria, True), "Quiet was right: not a moment I wanted anything."
         too_long = history.silence(obs.minute) >= v.max_silence
-        results = dict.fromkeys(self.criteria, True)
-        results["preference"] = results["timing"] = False
-        results["frequency"] = not too_long
+        verdicts = {"preference": False, "timing": False, "frequency": not too_long}
+        results = {name: verdicts.get(name, True) for name in self.criteria}
         reason = "Missed chance: I was free and open to a suggestion"
         reason += f", and it's been quiet for {history.silence(obs.minute)} min." if too_long else "."
         return results, reason
 
     def _rate_recommendation(self, obs, v, candidate, history) -> tuple[dict[str, bool], str]:
         tags = obs.activity.tags
-        item = self._items.get(candidate.item_id)
-        fits = item is None or not item.fits.isdisjoint(tags)
-        flags = item.flags if item is not None else frozenset()
+        item = self._items.get(candidate.item_id) if candidate.item_id is not None else None
+        if item is not None:
+            fits, flags = not item.fits.isdisjoint(tags), item.flags
+        else:  # free text: judged by the topic and tone it names, boundaries by its words
+            fits = not self._topic_fits.get(candidate.topic, frozenset()).isdisjoint(tags)
+            flags = flags_in_text(candidate.text)
         notes = []
 
         preference = candidate.topic in v.liked
-        notes.append(f"likes {candidate.topic}" if preference else
+        notes.append("can't tell what it's about" if candidate.topic is None else
+                     f"likes {candidate.topic}" if preference else
                      f"dislikes {candidate.topic}" if candidate.topic in v.disliked else
                      f"not into {candidate.topic}")
 
@@ -210,6 +226,7 @@ class RubricJudge:
         communication = candidate.tone in v.tones and not crossed
         notes.append(f"{candidate.tone} tone ok" if communication else
                      f"crosses my {sorted(crossed)[0]} boundary" if crossed else
+                     "no tone I can place" if candidate.tone is None else
                      f"{candidate.tone} tone doesn't suit me")
 
         results = {"preference": preference, "timing": timing, "frequency": frequency,
@@ -219,3 +236,8 @@ class RubricJudge:
             results["novelty"] = candidate.topic not in recent
             notes.append("fresh topic" if results["novelty"] else f"{candidate.topic} again")
         return {name: results[name] for name in self.criteria}, "; ".join(notes) + "."
+
+
+def build(ctx, options) -> RubricJudge:
+    return RubricJudge(ctx.persona, ctx.clock, ctx.config.seed, ctx.catalog, ctx.config.judge.criteria,
+                       ctx.config.judge.noise)

