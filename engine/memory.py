@@ -17,7 +17,6 @@ from enum import IntEnum
 
 from engine.types import Candidate, Feedback
 
-
 UNNAMED = "(unnamed)"  # the topic or tone key of a recommendation that names none
 
 

@@ -4,12 +4,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from engine.errors import PersonaError, Problem
 from engine.house import load_house
 from engine.timeutil import parse_time, parse_window
-from engine.vocab import ACTIVITY_TAGS, BIG_FIVE, FLAGS, TONES, TOPICS
+from engine.vocab import ACTIVITY_TAGS, BIG_FIVE, DEFAULT_CRITERIA, FLAGS, TONES, TOPICS
 
 
 def _member(vocabulary: tuple[str, ...], kind: str):
@@ -66,11 +66,8 @@ class Traits(_Strict):
         )
 
 
-class Rubric(_Strict):
-    preference: Text
-    timing: Text
-    frequency: Text
-    communication: Text
+# one first-person text per criterion of the paper's rubric
+Rubric = create_model("Rubric", __base__=_Strict, **{name: (Text, ...) for name in DEFAULT_CRITERIA})
 
 
 class PlanItem(_Strict):

@@ -94,11 +94,12 @@ class RunStore:
     def reopen(cls, folder: Path, lock: bool = True) -> tuple["RunStore", int]:
         """An existing run folder, locked and truncated back to its last complete day; and that day count."""
         folder = Path(folder)
-        cls.read_config(folder)  # a clear error for a folder that is not a run, before locking it
+        config = cls.read_config(folder)  # a clear error for a folder that is not a run, before locking it
         store = cls(folder, RunLock(folder).acquire() if lock else None)
         try:
             done = store.completed_days()
-            store.reopen_at(done)
+            if done < config.days:  # a finished run is left exactly as it is
+                store.reopen_at(done)
         except BaseException:
             store.close()
             raise

@@ -32,8 +32,17 @@ BIG_FIVE: tuple[str, ...] = (
     "extraversion", "agreeableness", "conscientiousness", "openness", "neuroticism",
 )
 
-DEFAULT_CRITERIA: tuple[str, ...] = ("preference", "timing", "frequency", "communication")
-OPTIONAL_CRITERIA: tuple[str, ...] = ("novelty",)
+# The rubric's criteria: name -> (one-letter mark, label for a person rating). The first four
+# are the paper's rubric (and a persona's first-person rubric has one text for each).
+CRITERIA: dict[str, tuple[str, str]] = {
+    "preference": ("P", "Preference: fits what I like"),
+    "timing": ("T", "Timing: a good moment"),
+    "frequency": ("F", "Frequency: not too often, not too rare"),
+    "communication": ("C", "Communication & safety: tone and boundaries"),
+    "novelty": ("N", "Novelty: not the same topic again"),
+}
+DEFAULT_CRITERIA: tuple[str, ...] = tuple(CRITERIA)[:4]
+OPTIONAL_CRITERIA: tuple[str, ...] = tuple(CRITERIA)[4:]
 
 # Words that mark a free-text recommendation as touching a sensitive kind of content
 # (catalog items carry their flags; free text is checked against these, whole words).

@@ -1,6 +1,5 @@
 """The Textual app: watch a simulation live, take over the user, replay a recorded run."""
 
-import asyncio
 import os
 import time
 from collections.abc import Iterable
@@ -22,18 +21,17 @@ from engine.events import (
     TrainingProgress,
     TrainingStarted,
 )
-from engine.types import Rating, StepRecord
 from propersim_tui.dialogs import (
     ActivityDialog,
     HelpScreen,
-    JumpDialog,
     NewRunDialog,
     OpenRunDialog,
     QuitDialog,
-    RatingDialog,
 )
 from propersim_tui.driver import SPEEDS, EngineDriver, speed_label
 from propersim_tui.replay import Replay
+from propersim_tui.replay_controls import ReplayControls
+from propersim_tui.takeover import TakeoverControls
 from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, Timeline, TrainingStatus
 
 REFRESH_SECONDS = 0.1
@@ -41,7 +39,7 @@ LIVE_ONLY = {"toggle_pause", "single_step", "end_of_day", "toggle_takeover", "se
 REPLAY_ONLY = {"prev_step", "next_step", "prev_day", "next_day", "jump", "replay_play"}
 
 
-class ProPerSimApp(App):
+class ProPerSimApp(ReplayControls, TakeoverControls, App):
     TITLE = "ProPerSim"
     CSS = """
     StatusBar { dock: top; height: 1; background: $panel; }
@@ -293,45 +291,6 @@ class ProPerSimApp(App):
         self.driver.run_to_end_of_day()
         self._render_status()
 
-    def action_toggle_takeover(self) -> None:
-        if self.driver.human is None:
-            self.driver.human = self._ask_human
-            self.mode = "human takeover"
-            self.notify("Human takeover: you rate every delivered recommendation.")
-        else:
-            self.driver.human = None
-            self.mode = "simulated"
-        self._render_status()
-
-    def _ask_human(self, record: StepRecord) -> asyncio.Future:
-        """The engine waits on this future while the human rates in the dialog(s)."""
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._open_rating(record.to_json(), future)
-        return future
-
-    def _open_rating(self, step: dict, future: asyncio.Future) -> None:
-        self.driver.set_paused(True)
-        order = [step["delivered"]]
-        if self.rate_both:
-            order += [i for i in range(len(step["candidates"])) if i != step["delivered"]]
-        ratings: dict[int, Rating] = {}
-
-        def ask(position: int) -> None:
-            if position == len(order):
-                if not future.done():
-                    future.set_result(ratings or None)
-                self.driver.set_paused(False)
-                return
-
-            def done(rating: Rating | None) -> None:
-                if rating is not None:
-                    ratings[order[position]] = rating
-                ask(position + 1)
-
-            self.push_screen(RatingDialog(step, order[position], tuple(self._criteria())), done)
-
-        ask(0)
-
     def action_set_activity(self) -> None:
         def done(result: tuple | None) -> None:
             if result is None:
@@ -442,90 +401,6 @@ class ProPerSimApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
-
-    # --- replay ------------------------------------------------------------------------
-    def _start_replay(self, path: Path, replay: Replay | None = None) -> None:
-        self.replay = replay or Replay(path)
-        self.config = None
-        self.mode = "replay"
-        self.replay_playing = False
-        self._show_replay_day()
-        self.refresh_bindings()
-
-    def _show_replay_day(self) -> None:
-        r = self.replay
-        self.steps = r.day_steps(r.current["day"])
-        timeline = self.timeline
-        timeline.reset(self.steps, follow=False)
-        self._sync_replay_cursor()
-
-    def _sync_replay_cursor(self) -> None:
-        r = self.replay
-        self.today = r.today()
-        self.daily_means = r.daily_means()
-        timeline = self.timeline
-        key = f"{r.current['day']}-{r.current['step']}"
-        for row, step in enumerate(timeline.steps):
-            if f"{step['day']}-{step['step']}" == key:
-                timeline.move_cursor(row=row, animate=False)
-                break
-        self._render_all()
-
-    def _replay_move(self, delta: int) -> None:
-        day = self.replay.current["day"]
-        if self.replay.move(delta):
-            if self.replay.current["day"] != day:
-                self._show_replay_day()
-            else:
-                self._sync_replay_cursor()
-
-    def action_prev_step(self) -> None:
-        self._replay_move(-1)
-
-    def action_next_step(self) -> None:
-        self._replay_move(+1)
-
-    def action_prev_day(self) -> None:
-        if self.replay.move_day(-1):
-            self._show_replay_day()
-
-    def action_next_day(self) -> None:
-        if self.replay.move_day(+1):
-            self._show_replay_day()
-
-    def action_jump(self) -> None:
-        def done(text: str | None) -> None:
-            if not text:
-                return
-            try:
-                found = self.replay.jump(text)
-            except ValueError:
-                found = False
-            if found:
-                self._show_replay_day()
-            else:
-                self.notify(f"No step at {text!r}", severity="warning")
-
-        self.push_screen(JumpDialog(), done)
-
-    def action_replay_play(self) -> None:
-        self.replay_playing = not self.replay_playing
-        self._replay_clock = time.perf_counter()
-        self._render_status()
-
-    def _replay_tick(self) -> None:
-        if not self.replay_playing:
-            return
-        speed = SPEEDS[self._replay_speed]
-        now = time.perf_counter()
-        steps = 50 if speed is None else int((now - self._replay_clock) * speed / 150)
-        if steps <= 0:
-            return
-        self._replay_clock = now
-        self._replay_move(steps)
-        if self.replay.cursor == len(self.replay.steps) - 1:
-            self.replay_playing = False
-            self._render_status()
 
     async def on_unmount(self) -> None:
         if self.driver is not None and not self.driver.stopped:

@@ -12,12 +12,7 @@ from textual.widgets.option_list import Option
 
 from engine.house import load_house
 from engine.types import Rating
-from engine.vocab import ACTIVITY_TAGS
-
-CRITERION_LABELS = {"preference": "Preference: fits what I like", "timing": "Timing: a good moment",
-                    "frequency": "Frequency: not too often, not too rare",
-                    "communication": "Communication & safety: tone and boundaries",
-                    "novelty": "Novelty: not the same topic again"}
+from engine.vocab import ACTIVITY_TAGS, CRITERIA
 
 
 class RatingDialog(ModalScreen[Rating | None]):
@@ -50,7 +45,7 @@ class RatingDialog(ModalScreen[Rating | None]):
             yield Label(Text(f"You are: {a['text']} ({a['room'].replace('_', ' ')}, {a['object']})", style="italic"))
             yield Static(Text(f"“{c['text']}”", style="bold cyan"), id="rating-text")
             for name in self.criteria:
-                yield Checkbox(CRITERION_LABELS.get(name, name), value=False, id=f"crit-{name}")
+                yield Checkbox(CRITERIA.get(name, ("", name))[1], value=False, id=f"crit-{name}")
             yield Input(placeholder="Why? (optional)", id="rating-reason")
             yield Label(f"Keys 0-{len(self.criteria)} set the score · Enter accepts · Esc keeps the judge's rating",
                         classes="hint")

@@ -8,9 +8,10 @@ from functools import cache
 from rich.text import Text
 
 from engine.types import is_recommendation_text
+from engine.vocab import CRITERIA
 
 SCORE_STYLES = ("bold red", "red", "yellow", "green", "bold green", "bold green")
-CRITERIA_SHORT = {"preference": "P", "timing": "T", "frequency": "F", "communication": "C", "novelty": "N"}
+CRITERIA_SHORT = {name: mark for name, (mark, _) in CRITERIA.items()}
 
 
 def score_text(total: int | None) -> Text:
@@ -70,10 +71,11 @@ def step_detail(step: dict) -> Text:
             text.append(f"  [{c.get('topic') or '?'}, {c.get('tone') or '?'}]", style="dim")
         text.append("\n    ")
         if r.get("failed"):
-            text.append("not rated (the judge gave no valid answer)", style="yellow")
-        text.append_text(score_text(r["total"]))
-        text.append(f"/{len(r['criteria']) or 4}  ")
-        text.append_text(criteria_text(r["criteria"]))
+            text.append("not rated: the judge gave no valid answer", style="yellow")
+        else:
+            text.append_text(score_text(r["total"]))
+            text.append(f"/{len(r['criteria'])}  ")
+            text.append_text(criteria_text(r["criteria"]))
         if r["source"] == "human":
             text.append(" (human)", style="magenta")
         text.append(f"\n    {r['reason']}\n", style="italic")

@@ -80,3 +80,29 @@ def test_batch_jobs_run_in_parallel_and_match_a_sequential_batch(tmp_path):
     for run in (tmp_path / "seq").iterdir():
         for log in ("events.jsonl", "pairs.jsonl", "metrics.csv"):
             assert (run / log).read_bytes() == (tmp_path / "par" / run.name / log).read_bytes()
+
+
+def test_config_file_with_the_command_line_over_it(tmp_path):
+    config = tmp_path / "exp.toml"
+    config.write_text('assistant = "random"\ndays = 5\nseed = 4\n[assistant_options]\nrate = 0.2\n'
+                      '[judge]\ncriteria = ["timing", "frequency"]\n')
+    out = tmp_path / "out"
+    result = _run("--batch", "--personas", REFERENCE_PERSONA, "--config", str(config), "--days", "1",
+                  "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    run_dir = out / f"{REFERENCE_PERSONA}__random__s4"
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert len(rows) == 1 and "pass_timing" in rows[0] and "pass_preference" not in rows[0]
+    assert "rate = 0.2" in (run_dir / "run.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('assistant = "random"\n[judge]\nkind = "psychic"\n')
+    refused = _run("--batch", "--personas", REFERENCE_PERSONA, "--config", str(bad), "--out", str(tmp_path / "x"))
+    assert refused.returncode == 2 and "unknown judge 'psychic'" in refused.stderr and not (tmp_path / "x").exists()
+
+
+def test_list_assistants_reads_the_registry():
+    result = _run("--list-assistants")
+    assert result.returncode == 0
+    for name in ("properassistant", "ars-memory", "ar-memory", "no-memory", "oracle", "always-abstain", "random"):
+        assert name in result.stdout
+    assert "options: rate=0.03" in result.stdout and "replay=uniform-200" in result.stdout

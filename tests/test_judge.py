@@ -1,10 +1,9 @@
 """The rubric judge on hand-built situations: each criterion passes and fails for its reason."""
 
+import asyncio
 import datetime as dt
 
 import pytest
-
-import asyncio
 
 from engine.catalog import Catalog, CatalogItem
 from engine.clock import SimClock
@@ -148,3 +147,29 @@ def test_noise_flips_criteria_at_its_rate(persona_raw):
     asyncio.run(j.start_day(0))
     flips = sum(4 - j.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00")).total for _ in range(500))
     assert 0.15 < flips / 2000 < 0.25
+
+
+def test_free_text_with_topic_and_tone_is_rated_by_the_documented_rule(judge):
+    """No catalog id: it fits when some catalog item of its topic fits the activity; its text is
+    checked against the boundaries' keywords; no topic fails preference; no tone fails communication."""
+    free = Candidate(None, "How about a bossa nova playlist while you unwind?", "music", "warm")
+    assert free.is_recommendation
+    rating = judge.rate_now(obs_at("20:30"), free, history(last="19:00"))
+    assert rating.total == 4 and not rating.missed_opportunity
+    cooking_while_relaxing = Candidate(None, "Plan tomorrow's dinner.", "cooking", "warm")
+    assert not judge.rate_now(obs_at("20:30"), cooking_while_relaxing, history(last="19:00")).criteria["timing"]
+    shopping = Candidate(None, "You could buy that vinyl box set tonight.", "music", "warm")  # boundary: spending
+    crossed = judge.rate_now(obs_at("20:30"), shopping, history(last="19:00"))
+    assert not crossed.criteria["communication"] and "spending" in crossed.reason
+    bare = judge.rate_now(obs_at("20:30"), Candidate(None, "Do something fun!"), history(last="19:00"))
+    assert not bare.criteria["preference"] and not bare.criteria["communication"] and "can't tell" in bare.reason
+    for silence in (Candidate(None, "No Recommendation"), Candidate(None, "  no recommendation. "), Candidate(None, "")):
+        assert not silence.is_recommendation
+
+
+def test_rating_keys_are_exactly_the_configured_criteria(persona_raw):
+    j = RubricJudge(parse_persona(persona_raw), CLOCK, 0, CATALOG, criteria=("timing", "frequency"))
+    asyncio.run(j.start_day(0))
+    for when in ("03:00", "20:30"):
+        for c in (ABSTAIN, candidate("song")):
+            assert set(j.rate_now(obs_at(when), c, history(last="08:00")).criteria) == {"timing", "frequency"}

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from engine.config import RunConfig
-from engine.workers import run_parallel
 from engine.events import DayEnded
 from engine.metrics import DayMetrics
+from engine.workers import run_parallel
 
 
 @dataclass(frozen=True)
