@@ -91,11 +91,33 @@ class Simulation:
         if self.store is not None:
             self.store.flush()
 
+    def copy_recording(self, target) -> None:
+        """Copy the run folder as recorded so far to `target` (a named save)."""
+        if self.store is None:
+            raise RunError("this simulation is not recorded")
+        self.store.copy_to(target)
+
+    def close_recording(self) -> None:
+        """Flush and close the run folder, giving up its lock (the run can be resumed later). Idempotent."""
+        if self.store is not None:
+            self.store.close()
+
     @staticmethod
     def _takeover(role, wrapper: type):
         if not isinstance(role, wrapper):
             raise RunError("this simulation was built without human takeover")
         return role
+
+    async def aclose(self) -> None:
+        """Close the LLM backends of the roles (each once; idempotent). Roles without one are skipped."""
+        seen = set()
+        for role in (self.assistant, self.judge, self.user):
+            while getattr(role, "inner", None) is not None and getattr(role, "backend", None) is None:
+                role = role.inner  # a takeover wrapper
+            backend = getattr(role, "backend", None)
+            if backend is not None and id(backend) not in seen:
+                seen.add(id(backend))
+                await backend.aclose()
 
     # --- driving -----------------------------------------------------------------------
     def start_at(self, day: int) -> None:

@@ -24,13 +24,11 @@ from engine.events import (
 from propersim_tui.dialogs import (
     ActivityDialog,
     HelpScreen,
-    NewRunDialog,
-    OpenRunDialog,
-    QuitDialog,
 )
 from propersim_tui.driver import SPEEDS, EngineDriver, speed_label
 from propersim_tui.replay import Replay
 from propersim_tui.replay_controls import ReplayControls
+from propersim_tui.run_controls import RunControls
 from propersim_tui.takeover import TakeoverControls
 from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, Timeline, TrainingStatus
 
@@ -39,7 +37,7 @@ LIVE_ONLY = {"toggle_pause", "single_step", "end_of_day", "toggle_takeover", "se
 REPLAY_ONLY = {"prev_step", "next_step", "prev_day", "next_day", "jump", "replay_play"}
 
 
-class ProPerSimApp(ReplayControls, TakeoverControls, App):
+class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
     TITLE = "ProPerSim"
     CSS = """
     StatusBar { dock: top; height: 1; background: $panel; }
@@ -322,82 +320,6 @@ class ProPerSimApp(ReplayControls, TakeoverControls, App):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.detail.show(self.timeline.selected_step())
-
-    # --- runs: new, open, quit ---------------------------------------------------------
-    def action_new_run(self) -> None:
-        from engine.assistants import ASSISTANTS
-        from engine.persona import load_persona
-        from engine.persona_library import persona_paths
-
-        personas = [load_persona(p) for p in persona_paths()]
-        current = (self.config.persona, self.config.assistant) if self.config else ("", "properassistant")
-
-        def done(choice: tuple | None) -> None:
-            if choice is None:
-                return
-            persona, assistant = choice
-            base = self.config or RunConfig(persona=persona, assistant=assistant)
-            self._after_save_prompt(lambda: self._switch_live(base.model_copy(
-                update={"persona": persona, "assistant": assistant})))
-
-        self.push_screen(NewRunDialog(personas, {e.name: e.summary for e in ASSISTANTS}, current), done)
-
-    def _switch_live(self, config: RunConfig) -> None:
-        self._stop_live()
-        self.autostart = True
-        self._start_live(config)
-
-    def action_open_run(self) -> None:
-        runs = sorted((p.parent for p in self.saves.glob("*/run.toml")), key=lambda p: p.name, reverse=True)
-        runs += sorted(p.parent for p in self.saves.glob("*/*/run.toml"))
-
-        def done(path: Path | None) -> None:
-            if path is not None:
-                self._after_save_prompt(lambda: self._open(path))
-
-        self.push_screen(OpenRunDialog(runs), done)
-
-    def _open(self, path: Path) -> None:
-        try:
-            replay = Replay(path)
-        except (ConfigError, RunError) as error:
-            self.notify(str(error), severity="error")
-            return
-        self._stop_live()
-        self.driver = None
-        self._start_replay(path, replay)
-
-    def _after_save_prompt(self, then) -> None:
-        """Run `then` after asking to save unsaved live work (if any)."""
-        if self.driver is None or not self.driver.unsaved:
-            then()
-            return
-
-        def done(choice: str) -> None:
-            if choice == "save":
-                self.action_save()
-                then()
-            elif choice == "discard":
-                self.driver.discard()
-                then()
-
-        self.push_screen(QuitDialog(), done)
-
-    async def action_quit(self) -> None:
-        if self.driver is not None and self.driver.unsaved:
-            def done(choice: str) -> None:
-                if choice == "save":
-                    self.action_save()
-                    self._stop_live()
-                    self.exit(return_code=0)
-                elif choice == "discard":
-                    self.driver.discard()
-                    self.exit(return_code=0)
-
-            self.push_screen(QuitDialog(), done)
-            return
-        self._stop_live()
-        self.exit(return_code=0)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

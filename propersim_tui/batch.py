@@ -124,7 +124,6 @@ def resume_batch(run_dir: Path, console: Console) -> int:
         console.print(f"Resuming {run_dir} at day {sim.day + 1} of {sim.config.days}")
         results = asyncio.run(_drive({run_dir.name: sim}, console))
     finally:
-        if sim.store is not None:
-            sim.store.close()
+        sim.close_recording()
     console.print(metrics_table(results, sim.criteria))
     return 0

@@ -118,7 +118,7 @@ class EngineDriver:
         """Copy the live run to saves/<name>/ (default: a timestamped name); returns the folder."""
         default = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{self.config.persona}-{self.config.assistant}"
         target = self.saved_to or self.root / (name or default)
-        self.sim.store.copy_to(target)
+        self.sim.copy_recording(target)
         self.saved_to = target
         self.saved_steps = self.steps_done
         return target
@@ -132,8 +132,7 @@ class EngineDriver:
         """Stop after the current step and close the recording (flushed)."""
         self.stopped = True
         self._wake.set()
-        if self.sim.store is not None:
-            self.sim.store.close()
+        self.sim.close_recording()
 
     # --- the engine side ---------------------------------------------------------------
     def _on_event(self, event: object) -> None:

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from engine.catalog import load_catalog
-from engine.memory import Memory, MemoryEvent, MemoryLevel
+from engine.compose import resume_run
 from engine.embedders.hashing import HashingEmbedder
+from engine.memory import Memory, MemoryEvent, MemoryLevel
 from engine.retrieval import EventIndex
 from engine.types import ABSTAIN, Activity, Candidate, Feedback, Observation
 from tests.conftest import run_days
@@ -16,7 +17,6 @@ from training.dpo import DPOSettings, margin, train_dpo
 from training.features import Situation, context_vector
 from training.offline_policy import NO_REC, OfflinePolicy, initial_params
 from training.replay import ReplayBuffer, TrainingPair
-from engine.compose import resume_run
 
 CATALOG = load_catalog()
 RNG = np.random.default_rng(0)
@@ -183,9 +183,9 @@ def test_resume_mid_run_reproduces_an_uninterrupted_run(tmp_path, assistant):
 
 
 def test_training_emits_progress_events():
+    from engine.compose import new_run
     from engine.config import RunConfig
     from engine.events import TrainingFinished, TrainingProgress, TrainingStarted
-    from engine.compose import new_run
     sim = new_run(RunConfig(persona="E+A+C+O+N-", assistant="properassistant", days=1), None)
     seen = []
     sim.subscribe(lambda e: seen.append(e) if isinstance(e, (TrainingStarted, TrainingProgress, TrainingFinished)) else None)
@@ -207,3 +207,15 @@ def test_a_training_failure_stops_the_run_with_a_clear_error(tmp_path, monkeypat
         run_days("properassistant", days=2, run_dir=tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints" / "day-00").exists()  # nothing pretends day 1 completed
     assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_memory_keeps_recommendations_that_name_no_topic():
+    from engine.memory import UNNAMED, Memory, MemoryLevel
+    from engine.types import Activity, Candidate, Feedback, Observation
+
+    memory = Memory(MemoryLevel.REASONS)
+    obs = Observation(0, 300, 750, 0, "12:30", Activity("Lunch", "kitchen", "table", ("meal",)))
+    free = Candidate(None, "Take a short walk after lunch?")  # free text: no topic, no tone
+    memory.add(Feedback(obs, (free, free), (3, 3), ("fine", "fine"), 1))
+    assert memory.totals.by_topic == {UNNAMED: [1, 3]} and memory.recommendations_today(0) == 1
+    assert any("Take a short walk" in line for line in memory.render())

@@ -12,6 +12,7 @@ import pytest
 from engine.config import RunConfig
 from propersim_tui.app import ProPerSimApp
 from propersim_tui.dialogs import RatingDialog
+from propersim_tui.view import is_recommendation
 from tests.conftest import REFERENCE_PERSONA
 
 SIZES = [(100, 30), (160, 48)]
@@ -45,8 +46,7 @@ def test_rating_dialog(snap_compare, tmp_path, size):
 
     async def run_before(pilot):
         await step(pilot, app, 20)
-        record = app.steps[-1]
-        record = next(s for s in reversed(app.steps) if s["candidates"][s["delivered"]]["item"])
+        record = next(s for s in reversed(app.steps) if is_recommendation(s))
         app.push_screen(RatingDialog(record, record["delivered"], app._criteria()))
         await pilot.pause()
         await pilot.press("3")
