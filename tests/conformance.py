@@ -26,7 +26,8 @@ HIDDEN_TYPES = (Persona, Preferences)
 
 
 def plan(**fields) -> RunPlan:
-    base = {"persona": PERSONA, "assistant": "random", "days": 2, "seed": 0}
+    # LLM roles get the fake backend (tests script its answers by patching engine.compose.build_backend)
+    base = {"persona": PERSONA, "assistant": "random", "days": 2, "seed": 0, "backends": {"default": {"kind": "fake"}}}
     return plan_run(RunConfig.model_validate(base | fields))
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.compose import new_run
 from engine.config import RunConfig
 from engine.events import DayEnded
-from engine.compose import new_run
 
 REPO = Path(__file__).resolve().parent.parent
 PERSONAS = REPO / "personas"

@@ -4,8 +4,8 @@ changes one function here, never the pinned configurations)."""
 import asyncio
 from pathlib import Path
 
-from engine.config import parse_run_config
 from engine.compose import new_run
+from engine.config import parse_run_config
 
 
 def run_to_folder(fields: dict, folder: Path) -> Path:

@@ -180,7 +180,7 @@ async def test_smollm2_gguf_dpo_then_served_by_the_transformers_backend(tmp_path
              ChatPair(prompt, "Open the curtains for daylight.", "Call your boss now."),
              ChatPair(prompt, "Have a light breakfast.", "Eat a large pizza.")]
     config = LLMTrainingConfig(learning_rate=1e-3, epochs=2, per_device_batch=2, grad_accum=1,
-                               gradient_checkpointing=False, quantization="none", max_length=256, max_steps=3)
+                               gradient_checkpointing=False, quantization="none", max_length=256, max_steps=2)
     backend = TransformersBackend(source.path / source.gguf_file, device="cpu", max_new_tokens=12)
     try:
         # Dequantizing the GGUF takes a while on a CPU: the backend loads it while the child trains.

@@ -3,13 +3,12 @@ import json
 
 import pytest
 
-from engine.assistants import ASSISTANTS
 from engine.compose import new_run, resume_run
 from engine.config import RunConfig
-from engine.judges.rubric import DayHistory, PreferenceView, RubricJudge
 from engine.store import read_jsonl
 from engine.types import Observation
 from tests.conftest import REFERENCE_PERSONA, run_days
+
 
 def test_same_seed_gives_identical_event_logs(tmp_path):
     for name in ("a", "b"):

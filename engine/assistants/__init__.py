@@ -19,6 +19,7 @@ from engine.types import Feedback, Observation, PreferencePair, Proposal
 
 Emit = Callable[[object], None]
 ORACLE_FLAG = "reads-hidden-preferences"
+BACKEND_FLAG = "needs-backend"  # a role that calls an LLM: the run config must name its backend
 
 
 @runtime_checkable
@@ -71,4 +72,10 @@ ASSISTANTS = Registry("assistant", [
     Entry("oracle", "engine.assistants.reference:Oracle.build",
           "reads the hidden preferences: the upper bound, not an assistant under test (needs the rubric judge)",
           flags=frozenset({ORACLE_FLAG})),
+    *(Entry(f"llm-{variant}", "training.llm_assistant:build", f"{summary} (an LLM policy, prompted)",
+            "training.llm_assistant:LLMAssistantOptions", flags=frozenset({BACKEND_FLAG}))
+      for variant, summary in (("properassistant", "memory + retrieval + scores and reasons; no training yet"),
+                               ("ars-memory", "memory with scores and retrieval, in context"),
+                               ("ar-memory", "memory of actions and recommendations, no scores"),
+                               ("no-memory", "no memory"))),
 ])

@@ -34,4 +34,6 @@ class Judge(Protocol):
 
 JUDGES = Registry("judge", [
     Entry("rubric", "engine.judges.rubric:build", "offline: rules over the persona's structured preferences"),
+    Entry("llm", "engine.judges.llm:build", "a model, as the persona, rates by its first-person rubric",
+          "engine.judges.llm:LLMJudgeOptions", flags=frozenset({"needs-backend"})),
 ])

@@ -27,4 +27,6 @@ class UserAgent(Protocol):
 
 USERS = Registry("user agent", [
     Entry("routine", "engine.users.routine:build", "offline: the persona's routine, jittered, with breaks and plans"),
+    Entry("llm", "engine.users.llm:build", "a model plans the persona's day in one structured call",
+          "engine.users.llm:LLMUserOptions", flags=frozenset({"needs-backend"})),
 ])

@@ -33,8 +33,10 @@ def train_in_child(source: ModelSource, pairs: Sequence[ChatPair], adapter_in: P
                    *, device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> RoundResult:
     """`run_dpo_round` in a spawned child. Progress events stream back to `progress` (called in this
     process, from this thread). The caller's main module must be import-safe (an `if __name__ ==
-    "__main__"` guard), as for any spawned process. Raises TrainingFailed on any failure; `adapter_out` then is as it was."""
-    log_path = Path(log_path)
+    "__main__"` guard), as for any spawned process. Raises TrainingFailed on any failure; `adapter_out`
+    is then left as it was (absent if it was absent)."""
+    log_path, adapter_out = Path(log_path), Path(adapter_out)
+    existed = adapter_out.exists()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:  # exists even if the child dies before writing to it
         log.write(f"--- DPO round: {len(pairs)} pairs, {source.label}, adapter_in={adapter_in}, "
@@ -42,14 +44,14 @@ def train_in_child(source: ModelSource, pairs: Sequence[ChatPair], adapter_in: P
     ctx = mp.get_context("spawn")  # fork would copy the parent's threads, event loop and any CUDA state
     reader, writer = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, name="propersim-dpo", daemon=True,
-                       args=(writer, str(log_path), source, list(pairs), adapter_in, Path(adapter_out), config, device))
+                       args=(writer, str(log_path), source, list(pairs), adapter_in, adapter_out, config, device))
     proc.start()
     writer.close()  # the child holds the only write end: EOF here means it is gone
     try:
         result = _collect(proc, reader, progress, time.monotonic() + timeout_s, log_path)
     except BaseException:
         _stop(proc)
-        _remove_partial(Path(adapter_out))
+        _remove_partial(adapter_out, created=not existed)
         raise
     finally:
         reader.close()
@@ -105,8 +107,11 @@ def _stop(proc: mp.process.BaseProcess) -> None:
     proc.join(5)
 
 
-def _remove_partial(adapter_out: Path) -> None:
-    """A child killed while saving leaves its scratch folder beside adapter_out."""
+def _remove_partial(adapter_out: Path, created: bool) -> None:
+    """A child killed while saving leaves its scratch folder beside adapter_out; one killed between the
+    final rename and its report leaves an adapter_out the caller must not take for a finished round."""
+    if created and adapter_out.exists():
+        shutil.rmtree(adapter_out, ignore_errors=True)
     if adapter_out.parent.is_dir():
         for leftover in adapter_out.parent.glob(f".{adapter_out.name}.tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)

@@ -44,7 +44,20 @@ class ModelSource(BaseModel):
         return self.gguf_file or self.path.name
 
     def pretrained_kwargs(self) -> dict:
-        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        """from_pretrained arguments for the weights: a GGUF is always unpacked to a dense model, since
+        LoRA training needs plain Linear layers."""
+        return gguf_dense_kwargs(self.gguf_file) if self.gguf_file else {}
+
+
+def gguf_dense_kwargs(gguf_file: str) -> dict:
+    kwargs: dict[str, Any] = {"gguf_file": gguf_file}
+    try:
+        from transformers import GgufConfig
+    except ImportError:  # older transformers always dequantize a GGUF on load
+        return kwargs
+    # Newer ones keep the blocks packed when the `kernels` package is installed; ask for dense weights.
+    kwargs["quantization_config"] = GgufConfig(dequantize=True)
+    return kwargs
 
 
 def smollm2_gguf() -> ModelSource:
@@ -65,7 +78,8 @@ def resolve_device(device: str) -> str:
 def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(source.path), **source.pretrained_kwargs())
+    kwargs = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(str(source.path), **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -81,6 +95,9 @@ def load_base(source: ModelSource, config: LLMTrainingConfig,
     device = resolve_device(device)
     kwargs = source.pretrained_kwargs()
     if config.quantization == "nf4":
+        if source.gguf_file:
+            raise ValueError(f"transformers cannot 4-bit quantize a GGUF ({source.label}) on load; "
+                             "convert it once with training.llm.model_source.dense_copy(source, folder)")
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
 
@@ -97,3 +114,15 @@ def load_base(source: ModelSource, config: LLMTrainingConfig,
         dtype = torch.bfloat16 if config.use_bf16() else torch.float32
         model = AutoModelForCausalLM.from_pretrained(str(source.path), dtype=dtype, **kwargs).to(device)
     return model, load_tokenizer(source)
+
+
+def dense_copy(source: ModelSource, folder: Path) -> ModelSource:
+    """Save a GGUF source as a plain Hugging Face folder (dequantized weights, tokenizer, chat template),
+    which can then be loaded in 4 bits."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(source.path), **source.pretrained_kwargs())
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    load_tokenizer(source).save_pretrained(str(folder))
+    return ModelSource(path=folder)

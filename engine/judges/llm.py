@@ -1,0 +1,221 @@
+"""The LLM judge (`llm`): the persona itself, prompted with its first-person rubric, rates candidates.
+
+Modes:
+- ``combined`` (default): ONE structured call per step rates every distinct candidate on every
+  configured criterion, with a reason each (identical candidates are judged once);
+- ``reference``: as the paper's code, one call per criterion per candidate, with frequency
+  asked twice (too often? too rarely?) and passing only if both pass.
+
+Its memory of the day (reset by start_day) is extractive: per hour, how many recommendations
+were delivered and how they were rated, plus the last 4 delivered recommendations. An answer that
+stays invalid after the re-ask gives a failed rating, never an invented score.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from engine.llm import Backend
+from engine.llm.structured import Structured, chat_structured
+from engine.persona import Persona
+from engine.prompts import template
+from engine.seeding import ROLE_JUDGE, stable_hash
+from engine.types import Candidate, Observation, Rating, failed_rating
+from engine.vocab import CRITERIA, DEFAULT_CRITERIA, OPTIONAL_CRITERIA
+
+Reason = Annotated[str, Field(max_length=200)]
+NOVELTY_TEXT = "I don't want to hear about the same topic again and again."
+RECENT_KEPT = 4
+
+
+class LLMJudgeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["combined", "reference"] = "combined"
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.2
+    max_tokens: Annotated[int, Field(ge=16, le=2048)] = 256
+
+
+class Check(BaseModel):
+    """The answer to one question of the reference mode."""
+
+    reason: Reason
+    passes: bool
+
+
+def verdict_model(criteria: tuple[str, ...]) -> type[BaseModel]:
+    """One candidate's verdict: exactly the configured criteria as booleans, and a reason."""
+    return create_model("Verdict", reason=(Reason, ...), **{c: (bool, ...) for c in criteria})
+
+
+def combined_model(criteria: tuple[str, ...], count: int) -> type[BaseModel]:
+    verdict = verdict_model(criteria)
+    return create_model("Verdicts", **{f"option_{i + 1}": (verdict, ...) for i in range(count)})
+
+
+def persona_profile(persona: Persona) -> str:
+    t = persona.traits
+    traits = ", ".join(f"{name} {getattr(t, name)}" for name in type(t).model_fields)
+    return "\n".join([
+        f"I am {persona.name}, {persona.age}. {persona.background}",
+        "Interests: " + "; ".join(persona.interests),
+        "Lifestyle: " + "; ".join(persona.lifestyle),
+        "Goals: " + "; ".join(persona.goals),
+        "Personality (Big Five): " + traits,
+    ])
+
+
+class DayMemory:
+    """What the judge remembers of today: hourly counts and ratings, the last delivered ones."""
+
+    def __init__(self) -> None:
+        self.hours: dict[int, list[int]] = {}  # hour -> [steps, recommendations, score sum, rated]
+        self.recent: list[str] = []
+        self.count = 0
+        self.last_minute: int | None = None
+
+    def see(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
+        entry = self.hours.setdefault(obs.minute // 60, [0, 0, 0, 0])
+        entry[0] += 1
+        if delivered.is_recommendation:
+            self.count += 1
+            self.last_minute = obs.minute
+            entry[1] += 1
+            if not rating.failed:
+                entry[2] += rating.total
+                entry[3] += 1
+            score = "unrated" if rating.failed else f"{rating.total}/{len(rating.criteria)}"
+            self.recent.append(f"{obs.clock} \"{delivered.text}\" ({score})")
+            del self.recent[:-RECENT_KEPT]
+
+    def render(self, minute: int) -> str:
+        lines = []
+        for hour, (_steps, recs, total, rated) in sorted(self.hours.items()):
+            line = f"{hour:02d}:00-{hour + 1:02d}:00: {recs} recommendation(s)"
+            if rated:
+                line += f", mean rating {total / rated:.1f}"
+            lines.append(line)
+        if not lines:
+            return "Today so far: nothing delivered yet."
+        since = "none yet" if self.last_minute is None else f"{minute - self.last_minute} min ago"
+        text = "Today so far:\n" + "\n".join(lines) + f"\nRecommendations today: {self.count}; last one: {since}."
+        if self.recent:
+            text += "\nLast recommendations:\n" + "\n".join(self.recent)
+        return text
+
+
+def describe(candidate: Candidate) -> str:
+    if not candidate.is_recommendation:
+        return "No Recommendation (the assistant stays quiet)"
+    extra = ", ".join(f"{k}: {v}" for k, v in (("topic", candidate.topic), ("tone", candidate.tone)) if v)
+    return f"\"{candidate.text}\"" + (f" ({extra})" if extra else "")
+
+
+class LLMJudge:
+    kind = "llm"
+    can_fail = True
+
+    def __init__(self, backend: Backend, persona: Persona, seed: int, criteria: tuple[str, ...] = DEFAULT_CRITERIA,
+                 mode: str = "combined", temperature: float = 0.2, max_tokens: int = 256):
+        unknown = set(criteria) - set(DEFAULT_CRITERIA) - set(OPTIONAL_CRITERIA)
+        if unknown:
+            raise ValueError(f"unknown rubric criteria: {', '.join(sorted(unknown))}")
+        self.backend = backend
+        self.criteria = tuple(criteria)
+        self.mode = mode
+        self.seed = seed
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.failed_ratings = 0
+        self.memory = DayMemory()
+        self.day = 0
+        rubric = "\n".join(f"- {CRITERIA[c][1]}: " + (getattr(persona.rubric, c) if c in DEFAULT_CRITERIA
+                                                        else NOVELTY_TEXT) for c in self.criteria)
+        intro = template("judge_system" if mode == "combined" else "judge_reference")
+        self._system = {"role": "system", "content": f"{intro}\n\n{persona_profile(persona)}\n\nMy rubric:\n{rubric}"}
+        self._models = {}
+
+    async def start_day(self, day: int) -> None:
+        self.day = day
+        self.memory = DayMemory()
+
+    def record(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
+        self.memory.see(obs, delivered, rating)
+
+    def _situation(self, obs: Observation) -> str:
+        a = obs.activity
+        return f"{self.memory.render(obs.minute)}\n\nNow: {obs.render()}; I am {a.text.lower()} ({', '.join(a.tags)})."
+
+    def _seed(self, obs: Observation, *extra) -> int:
+        return stable_hash(":".join(map(str, (self.seed, ROLE_JUDGE, obs.day, obs.step, *extra))))
+
+    async def rate(self, obs: Observation, candidates: Sequence[Candidate]) -> list[Rating]:
+        distinct = list(dict.fromkeys(candidates))
+        if self.mode == "combined":
+            ratings = await self._combined(obs, distinct)
+        else:
+            ratings = list(await asyncio.gather(*(self._reference(obs, c, i) for i, c in enumerate(distinct))))
+        by_candidate = dict(zip(distinct, ratings))
+        out = [by_candidate[c] for c in candidates]
+        self.failed_ratings += sum(r.failed for r in ratings)
+        return out
+
+    def _rating(self, candidate: Candidate, verdicts: dict[str, bool], reason: str) -> Rating:
+        missed = not candidate.is_recommendation and not all(
+            verdicts.get(c, True) for c in ("preference", "timing"))
+        return Rating({c: bool(verdicts[c]) for c in self.criteria}, reason.strip() or "no reason given", missed)
+
+    async def _combined(self, obs: Observation, distinct: list[Candidate]) -> list[Rating]:
+        model = self._models.get(len(distinct))
+        if model is None:
+            model = self._models[len(distinct)] = combined_model(self.criteria, len(distinct))
+        options = "\n".join(f"option_{i + 1}: {describe(c)}" for i, c in enumerate(distinct))
+        ask = (f"{self._situation(obs)}\n\nThe options:\n{options}\n\nRate each option on: "
+               f"{', '.join(self.criteria)} (true = passes), with a reason.")
+        messages = [self._system, {"role": "user", "content": ask}]
+        [answer] = await chat_structured(self.backend, messages, model, temperature=self.temperature,
+                                         max_tokens=self.max_tokens, seed=self._seed(obs))
+        if answer.failed:
+            return [failed_rating(f"judge answer invalid: {answer.error}")] * len(distinct)
+        out = []
+        for i, candidate in enumerate(distinct):
+            verdict = getattr(answer.value, f"option_{i + 1}").model_dump()
+            out.append(self._rating(candidate, verdict, verdict.pop("reason")))
+        return out
+
+    QUESTIONS = {
+        "preference": "Does its content fit what I like (preference)?",
+        "timing": "Is now a good moment for it (timing)?",
+        "communication": "Do its tone and content respect how I like to be spoken to and my boundaries "
+                         "(communication & safety)?",
+        "novelty": "Is it something other than the topics I heard about recently (novelty)?",
+    }
+    FREQUENCY = ("Is it NOT too often: given today's recommendations, is this rate acceptable?",
+                 "Is it NOT too rarely: given how long it has been quiet, is this acceptable?")
+
+    async def _reference(self, obs: Observation, candidate: Candidate, index: int) -> Rating:
+        questions = [(c, q) for c in self.criteria for q in
+                     (self.FREQUENCY if c == "frequency" else (self.QUESTIONS[c],))]
+        head = f"{self._situation(obs)}\n\nThe option: {describe(candidate)}\n\nQuestion: "
+        answers: list[Structured] = await asyncio.gather(*(
+            chat_structured(self.backend, [self._system, {"role": "user", "content": head + q}], Check,
+                            temperature=self.temperature, max_tokens=self.max_tokens,
+                            seed=self._seed(obs, index, j))
+            for j, (_, q) in enumerate(questions)))
+        answers = [a[0] for a in answers]
+        bad = next((a for a in answers if a.failed), None)
+        if bad is not None:
+            return failed_rating(f"judge answer invalid: {bad.error}")
+        verdicts: dict[str, bool] = {}
+        reasons = []
+        for (criterion, _), answer in zip(questions, answers):
+            verdicts[criterion] = verdicts.get(criterion, True) and answer.value.passes
+            reasons.append(f"{criterion}: {answer.value.reason.strip()}")
+        return self._rating(candidate, verdicts, "; ".join(reasons))
+
+
+def build(ctx, options: LLMJudgeOptions) -> LLMJudge:
+    return LLMJudge(ctx.backend("judge"), ctx.persona, ctx.config.seed, ctx.config.judge.criteria,
+                    options.mode, options.temperature, options.max_tokens)

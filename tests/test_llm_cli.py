@@ -1,0 +1,45 @@
+"""The LLM roles from the command line, against a real OpenAI-compatible HTTP server on loopback
+(a scripted one: the answers are fakes, the HTTP, retries and the run are real)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REFERENCE_PERSONA, REPO
+from tests.llm_servers import FakeOpenAIServer, role_answer
+
+ENV = {**os.environ, "COLUMNS": "200"}
+
+
+def _run(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "propersim_tui.cli", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env or ENV, timeout=300)
+
+
+def test_batch_with_all_three_roles_on_an_openai_server(tmp_path):
+    out = tmp_path / "out"
+    with FakeOpenAIServer(role_answer, faults=["429", "500", "malformed"], retry_after="0") as server:
+        result = _run("--batch", "--backend", "openai", "--base-url", server.base_url, "--model", "test-model",
+                      "--api-key-env", "TEST_API_KEY",
+                      "--personas", REFERENCE_PERSONA, "--assistant", "properassistant", "--days", "1",
+                      "--out", str(out), env=ENV | {"TEST_API_KEY": "sk-planted-secret-123"})
+        requests = list(server.requests)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = out / f"{REFERENCE_PERSONA}__llm-properassistant__s0"
+    config = (run_dir / "run.toml").read_text()
+    assert 'kind = "llm"' in config and "test-model" in config
+    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    roles = {c["role"] for c in calls}
+    assert roles == {"user", "judge", "assistant"}
+    assert sum(c["role"] == "user" for c in calls) <= 40  # the day's plan (+ re-asks)
+    steps = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert steps and any(c["rating"]["total"] is not None for s in steps for c in s["candidates"])
+    assert any(s["candidates"][s["delivered"]]["text"] == "Put on a favourite record?" for s in steps)
+    assert len(requests) >= len(calls)  # the faults were retried, not turned into scores
+    assert "calls" in result.stdout and "prompt tokens" in result.stdout  # the per-role cost table
+    assert requests[0]["headers"].get("Authorization") == "Bearer sk-planted-secret-123"
+    for path in run_dir.rglob("*"):  # the key is sent, and written nowhere
+        if path.is_file():
+            assert b"sk-planted-secret-123" not in path.read_bytes(), path
+    assert "sk-planted-secret-123" not in result.stdout + result.stderr
