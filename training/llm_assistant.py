@@ -13,15 +13,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.assistants import Emit
-from engine.embedders import EMBEDDERS, make_embedder
+from engine.embedders import EmbedderName, make_embedder
 from engine.llm import Backend
 from engine.llm.structured import chat_structured
 from engine.memory import Memory, MemoryLevel
 from engine.prompts import template
-from engine.registry import missing_extra
 from engine.retrieval import EventIndex
 from engine.seeding import ROLE_ASSISTANT, stable_hash
 from engine.types import ABSTAIN, Candidate, Feedback, Observation, PreferencePair, Proposal
@@ -46,19 +45,10 @@ class LLMAssistantOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     k: Annotated[int, Field(ge=1, le=20)] = 3  # memories retrieved per step
-    embedder: str = "hashing"
+    embedder: EmbedderName = "hashing"
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.8
     max_tokens: Annotated[int, Field(ge=16, le=1024)] = 96
 
-    @field_validator("embedder")
-    @classmethod
-    def _installed(cls, name: str) -> str:
-        if name not in EMBEDDERS:
-            raise ValueError(f"unknown embedder {name!r}; known: {', '.join(EMBEDDERS.names())}")
-        hint = missing_extra(EMBEDDERS.get(name).extra)
-        if hint:
-            raise ValueError(f"the {name} embedder {hint}")
-        return name
 
 
 def build(ctx, options: LLMAssistantOptions) -> "LLMAssistant":

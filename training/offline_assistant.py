@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.assistants import Emit
 from engine.assistants.base import BaseAssistant, candidate_of
 from engine.catalog import Catalog
-from engine.embedders import EMBEDDERS, make_embedder
+from engine.embedders import EmbedderName, make_embedder
 from engine.events import TrainingFinished, TrainingProgress, TrainingStarted
 from engine.memory import Memory, MemoryLevel
-from engine.registry import missing_extra
 from engine.retrieval import EventIndex
 from engine.seeding import ROLE_TRAINING, rng_for
 from engine.types import ABSTAIN, Feedback, Observation, PreferencePair, Proposal
@@ -48,7 +47,7 @@ class PolicyOptions(BaseModel):
 
     k: Annotated[int, Field(ge=1, le=50)] = 3  # memories retrieved per step
     replay: Literal[STRATEGIES] = "uniform-200"  # how the day's training set is drawn
-    embedder: str = "hashing"  # see engine.embedders
+    embedder: EmbedderName = "hashing"  # see engine.embedders
     beta: Annotated[float, Field(gt=0.0, le=10.0)] = 0.1
     epochs: Annotated[int, Field(ge=1, le=50)] = 2
     learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 0.05
@@ -57,15 +56,6 @@ class PolicyOptions(BaseModel):
     gap_prior: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
     explore: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
 
-    @field_validator("embedder")
-    @classmethod
-    def _installed(cls, name: str) -> str:
-        if name not in EMBEDDERS:
-            raise ValueError(f"unknown embedder {name!r}; known: {', '.join(EMBEDDERS.names())}")
-        hint = missing_extra(EMBEDDERS.get(name).extra)
-        if hint:
-            raise ValueError(f"the {name} embedder {hint}")
-        return name
 
 
 def build(ctx, options: PolicyOptions) -> "PolicyAssistant":

@@ -4,11 +4,12 @@ Implementations: `hashing` (engine/embedders/hashing.py, the default, no weights
 `minilm` (engine/embedders/minilm.py, the [embed] extra).
 """
 
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import AfterValidator
 
-from engine.registry import Entry, Registry
+from engine.registry import Entry, Registry, missing_extra
 
 
 @runtime_checkable
@@ -25,6 +26,19 @@ EMBEDDERS = Registry("embedder", [
     Entry("minilm", "engine.embedders.minilm:SentenceEmbedder", "all-MiniLM-L6-v2 sentence embeddings, offline",
           extra="embed"),
 ])
+
+
+def check_embedder(name: str) -> str:
+    """An embedder option: a registered name whose extra is installed."""
+    if name not in EMBEDDERS:
+        raise ValueError(f"unknown embedder {name!r}; known: {', '.join(EMBEDDERS.names())}")
+    hint = missing_extra(EMBEDDERS.get(name).extra)
+    if hint:
+        raise ValueError(f"the {name} embedder {hint}")
+    return name
+
+
+EmbedderName = Annotated[str, AfterValidator(check_embedder)]
 
 
 def make_embedder(name: str) -> Embedder:

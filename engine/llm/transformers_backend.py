@@ -30,7 +30,7 @@ def schema_messages(messages: list[Message], schema: dict) -> list[Message]:
     return [*messages, {"role": "user", "content": instruction}]
 
 
-def _gguf_dense_kwargs(gguf_file: str) -> dict:
+def gguf_dense_kwargs(gguf_file: str) -> dict:
     """Unpack a GGUF to dense weights (as training did): LoRA adapters need plain Linear layers, and
     newer transformers would otherwise keep the blocks packed when `kernels` is installed."""
     kwargs: dict[str, Any] = {"gguf_file": gguf_file}
@@ -133,7 +133,7 @@ class TransformersBackend:
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
             lm = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=getattr(torch, dtype),
-                                                      **(_gguf_dense_kwargs(self.gguf_file) if self.gguf_file else {}))
+                                                      **(gguf_dense_kwargs(self.gguf_file) if self.gguf_file else {}))
             self._lm, self._tokenizer = lm.to(device).eval(), tokenizer
         except Exception as error:
             raise BackendError(f"transformers: could not load {self.model}: {type(error).__name__}: {error}") \

