@@ -254,8 +254,23 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.status.show(
             name=persona.name, traits=persona.traits, day=(step["day"] + 1) if step else 1, days=config.days,
             clock=step["clock"] if step else "--:--", speed=speed, mode=self.mode,
-            backend=f"offline · {config.assistant}", state=self._state(),
+            backend=self._backend_label(config), state=self._state(),
         )
+
+    def _backend_label(self, config: RunConfig) -> str:
+        """Each role's backend and model, and the live call and token counts ("offline" without a model)."""
+        roles = {"user": config.user.kind, "judge": config.judge.kind, "assistant": config.assistant}
+        on_models = {role: config.backends.get(role) or config.backends.get("default")
+                     for role, name in roles.items() if name == "llm" or name.startswith("llm-")}
+        if not on_models:
+            return f"offline · {config.assistant}"
+        label = " · ".join(f"{role} {b.kind}:{b.model or 'smollm2'}" if role in on_models and b else f"{role} offline"
+                           for role, b in ((r, on_models.get(r)) for r in roles)) + f" · {config.assistant}"
+        ledger = self.driver.sim.backends.ledger if self.driver is not None and self.driver.sim.backends else None
+        if ledger is not None and ledger.records:
+            total = ledger.total()
+            label += f" · {total.calls} calls, {total.prompt_tokens + total.completion_tokens} tokens"
+        return label
 
     def _timed(self, started: float) -> None:
         self.key_latencies.append(time.perf_counter() - started)
