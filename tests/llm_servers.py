@@ -22,11 +22,12 @@ class FakeOpenAIServer:
 
     answers: texts cycled one per choice, or a callable (request body, choice index) -> text.
     delay_s: sleep before every answer. faults: queued fault modes, consumed one per request.
-    ignore_n: answer one choice whatever n asked. usage: include a `usage` object."""
+    ignore_n: answer one choice whatever n asked. usage: include a `usage` object (fixed counts, or
+    "estimate": about 4 characters a token of the request's messages and the answers)."""
 
     def __init__(self, answers: list[str] | Callable[[dict, int], str] = ("ok",), *, delay_s: float = 0.0,
                  faults: list[str] | None = None, retry_after: str | None = "1", hang_s: float = 2.0,
-                 ignore_n: bool = False, usage: bool = True):
+                 ignore_n: bool = False, usage: bool | str = True):
         self.answers = answers
         self.delay_s = delay_s
         self.faults = list(faults or [])
@@ -88,7 +89,12 @@ class FakeOpenAIServer:
             "id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model", ""),
             "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
                         for i, t in enumerate(texts)]}
-        if self.usage:
+        if self.usage == "estimate":  # about 4 characters a token, as a tokenizer would roughly count
+            prompt = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4 + 1
+            completion = sum(len(t) for t in texts) // 4 + n
+            data["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion}
+        elif self.usage:
             data["usage"] = {"prompt_tokens": 11, "completion_tokens": 3 * n, "total_tokens": 11 + 3 * n}
         payload = json.dumps(data).encode()
         if fault == "truncated":  # promise the whole body, send half, hang up
