@@ -1,7 +1,9 @@
-"""A GGUF model in process through llama-cpp-python (the [llm] extra, imported lazily).
+"""A local GGUF model through llama-cpp-python (the [llm] extra, imported lazily).
 
-Every call of one backend runs on ONE worker thread: llama.cpp's context is not thread-safe,
-and serial calls keep its KV cache useful. Within one `Llama`, a prompt that starts like the
+The model lives in a worker process of its own (engine/llm/llama_worker.py says why); every
+call of one backend goes to it from ONE thread, in order: llama.cpp's context is not
+thread-safe, and serial calls keep its KV cache useful. A worker that dies (a native crash)
+fails that call and is started afresh for the next. Within one `Llama`, a prompt that starts like the
 previous one re-evaluates only the tokens after the common prefix. So give each role its
 own backend (`build_backend(config, role)` does; `share_key` names it): the user agent's
 consecutive steps share a long system prompt and stay warm, instead of evicting the
@@ -9,48 +11,69 @@ judge's prefix and vice versa.
 """
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from engine.llm import BackendError, ChatResult, Message, MissingExtraError, Usage
+from engine.llm.llama_worker import read_frame, write_frame
 
 INSTALL_HINT = "the llama-cpp backend needs the [llm] extra: pip install -e '.[llm]'"
 
 
-def import_llama() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as error:
-        raise MissingExtraError(INSTALL_HINT) from error
-    return llama_cpp
+def check_installed() -> None:
+    """Found, not imported: the library loads only in the worker process."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise MissingExtraError(INSTALL_HINT)
 
 
 class _Engine:
-    """One loaded model and the thread that owns it; shared by backends with one share key."""
+    """One model in its worker process, and the thread that talks to it; shared by backends with one share key."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int, verbose: bool):
         self.key = (str(path), n_ctx, n_threads)
         self.path, self.n_ctx, self.n_threads, self.verbose = path, n_ctx, n_threads, verbose
         self.users = 0
-        self.llama: Any = None
+        self.process: subprocess.Popen | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{path.stem}")
 
-    def load(self) -> Any:  # on the worker thread
-        if self.llama is None:
-            llama_cpp = import_llama()
-            # chat_format=None: the chat template comes from the GGUF's metadata.
-            self.llama = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                         n_threads_batch=self.n_threads, verbose=self.verbose)
-        return self.llama
+    def complete(self, request: tuple) -> list[dict]:  # on the engine's thread
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        try:
+            write_frame(self.process.stdin, request)
+            status, payload = read_frame(self.process.stdout)
+        except (EOFError, OSError):
+            code = self.process.wait()
+            self.process = None
+            raise RuntimeError(f"the llama.cpp worker died (exit code {code}); it restarts on the next call") from None
+        if status != "ok":
+            raise RuntimeError(payload)
+        return payload
+
+    def _start(self) -> None:
+        args = [sys.executable, "-m", "engine.llm.llama_worker", str(self.path), str(self.n_ctx), str(self.n_threads),
+                "1" if self.verbose else "0", str(os.getpid())]
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=None if self.verbose else subprocess.DEVNULL,
+                                        cwd=str(Path(__file__).resolve().parents[2]))
 
     def close(self) -> None:
         def release() -> None:
-            if self.llama is not None:
-                self.llama.close()
-                self.llama = None
+            if self.process is not None and self.process.poll() is None:
+                try:
+                    write_frame(self.process.stdin, None)
+                    self.process.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    self.process.kill()
+                    self.process.wait()
+            self.process = None
         self.executor.submit(release).result()
         self.executor.shutdown(wait=True)
 
@@ -64,7 +87,7 @@ class LlamaCppBackend:
 
     def __init__(self, gguf_path: Path | str, *, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
                  share_key: str | None = None, verbose: bool = False):
-        import_llama()  # fail at build time, before a run starts, not at the first call
+        check_installed()  # fail at build time, before a run starts, not at the first call
         self.gguf_path = Path(gguf_path)
         if not self.gguf_path.is_file():
             raise FileNotFoundError(f"GGUF model not found: {self.gguf_path}")
@@ -102,14 +125,7 @@ class LlamaCppBackend:
     def _complete_n(self, messages: list[Message], n: int, json_schema: dict | None, temperature: float,
                     max_tokens: int, seed: int | None) -> list[dict]:
         try:
-            llama = self._engine.load()
-            response_format = {"type": "json_object", "schema": json_schema} if json_schema is not None else None
-            return [llama.create_chat_completion(messages=messages, response_format=response_format,
-                                                 temperature=temperature, max_tokens=max_tokens,
-                                                 seed=None if seed is None else seed + i)
-                    for i in range(n)]
-        except MissingExtraError:
-            raise
+            return self._engine.complete((messages, n, json_schema, temperature, max_tokens, seed))
         except Exception as error:  # a prompt past n_ctx, a bad grammar, ...: a failed call, not a crash
             raise BackendError(f"llama-cpp ({self.gguf_path.name}): {type(error).__name__}: {error}") from error
 

@@ -3,7 +3,7 @@
 Structured output is sent as the standard `response_format = {"type": "json_schema", ...}`
 (OpenAI, vLLM, llama.cpp's llama-server); `schema_format="json_object"` sends the dialect of
 llama-cpp-python's server instead, `{"type": "json_object", "schema": ...}`, which rejects
-the standard form with HTTP 422.
+the standard form (with an HTTP 500, so it is retried like any 5xx).
 
 Transient failures (429, 5xx, timeouts, dropped connections, a body that is not the JSON
 we expect) are retried with exponential backoff and full jitter; a Retry-After header is
@@ -165,7 +165,15 @@ class OpenAIBackend:
                             self.max_retries, delay)
                 await self._sleep(delay)
         status = f"HTTP {last.status}" if last.status is not None else "no response"
-        raise BackendError(f"POST {path} failed after {attempt} attempts ({status}: {last.reason})")
+        raise BackendError(f"POST {path} failed after {attempt} attempts ({status}: {last.reason})"
+                           f"{self._format_hint(last.reason)}")
+
+    def _format_hint(self, error_text: str) -> str:
+        # llama-cpp-python's server answers an unknown response_format with a 500, others with 400/422.
+        if "response_format" not in error_text:
+            return ""
+        other = "json_object" if self.schema_format == "json_schema" else "json_schema"
+        return f" [schema_format={self.schema_format!r}: does this server want schema_format={other!r}?]"
 
     async def _attempt(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
         headers = self._headers()
@@ -179,11 +187,8 @@ class OpenAIBackend:
             raise _Retryable(response.text[:200] or response.reason_phrase, response.status_code,
                              _retry_after(response.headers))
         if response.status_code >= 400:  # 400, 401, 404, ...: asking again would not help
-            hint = ""
-            if response.status_code in (400, 422) and "response_format" in response.text:
-                hint = f" (schema_format={self.schema_format!r}; does this server take the other one?)"
             raise BackendError(f"POST {response.url.path} failed: HTTP {response.status_code}: "
-                               f"{response.text[:300]}{hint}")
+                               f"{response.text[:300]}{self._format_hint(response.text)}")
         try:
             data = response.json()
             choices = data["choices"]

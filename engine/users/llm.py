@@ -25,6 +25,7 @@ from engine.users.routine import SLEEPING, RoutineUser
 from engine.vocab import ACTIVITY_TAGS
 
 MAX_ACTIVITIES = 16
+CLOCK_TIMES = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(0, 60, 5)) + ("24:00",)  # 5-minute grid
 _TIME = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -40,7 +41,9 @@ def plan_model() -> type[BaseModel]:
     """The schema of a day's plan, with the house's rooms and objects as closed vocabularies."""
     rooms = load_house().rooms
     objects = tuple(sorted({o for room in rooms.values() for o in room.objects}))
-    time = Annotated[str, Field(pattern=r"^\d\d:\d\d$")]
+    # times as an enum on a 5-minute grid: a closed vocabulary even a weak model can hit (a regex
+    # `pattern` crashes llama.cpp's grammar sampler)
+    time = Literal[CLOCK_TIMES]
     item = create_model(
         "PlannedActivity", start=(time, ...), end=(time, ...),
         activity=(Annotated[str, Field(min_length=1, max_length=60)], ...),
