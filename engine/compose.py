@@ -8,6 +8,7 @@ leaves nothing behind, so the corrected rerun works.
 
 import asyncio
 import importlib.metadata
+import os
 import platform
 import tomllib
 from dataclasses import dataclass
@@ -76,7 +77,8 @@ class BackendPool:
             limit = None
             if config.max_in_flight is not None:
                 limit = self._limits.setdefault(config, asyncio.Semaphore(config.max_in_flight))
-            self._built[role] = build_backend(config, role, ledger=self.ledger, semaphore=limit)
+            self._built[role] = build_backend(config, role, ledger=self.ledger, semaphore=limit,
+                                              cache_dir=llm_cache_dir() if config.cache else None)
         return self._built[role]
 
     def describe(self) -> dict[str, str]:
@@ -87,6 +89,12 @@ class BackendPool:
         built, self._built = list(self._built.values()), {}
         for backend in built:
             await backend.aclose()
+
+
+def llm_cache_dir() -> Path:
+    """The response cache shared by runs (content-addressed, safe across processes):
+    $PROPERSIM_LLM_CACHE, default ~/.cache/propersim/llm."""
+    return Path(os.environ.get("PROPERSIM_LLM_CACHE", "~/.cache/propersim/llm")).expanduser()
 
 
 @dataclass(frozen=True)

@@ -43,3 +43,19 @@ def test_batch_with_all_three_roles_on_an_openai_server(tmp_path):
         if path.is_file():
             assert b"sk-planted-secret-123" not in path.read_bytes(), path
     assert "sk-planted-secret-123" not in result.stdout + result.stderr
+
+
+def test_a_cached_backend_answers_a_rerun_from_the_cache(tmp_path):
+    config = tmp_path / "cached.toml"
+    with FakeOpenAIServer(role_answer) as server:
+        config.write_text(f'assistant = "llm-no-memory"\ndays = 1\n[backends.assistant]\nkind = "openai"\n'
+                          f'base_url = "{server.base_url}"\nmodel = "m"\ncache = true\n')
+        env = ENV | {"PROPERSIM_LLM_CACHE": str(tmp_path / "cache")}
+        for out in ("first", "second"):
+            result = _run("--batch", "--personas", REFERENCE_PERSONA, "--config", str(config),
+                          "--out", str(tmp_path / out), env=env)
+            assert result.returncode == 0, result.stderr[-2000:]
+        served = len(server.requests)
+    calls = [json.loads(line) for line in
+             (tmp_path / "second" / f"{REFERENCE_PERSONA}__llm-no-memory__s0" / "calls.jsonl").read_text().splitlines()]
+    assert calls and all(c["cached"] for c in calls) and served == len(calls)  # the rerun asked the server nothing
