@@ -36,14 +36,7 @@ def one_day(persona: str, mode: str, base_url: str, days: int) -> dict:
         sim = new_run(config, Path(tmp) / "run")
         steps = []
         sim.subscribe(lambda e: steps.append(1) if isinstance(e, StepRecorded) else None)
-
-        async def run() -> None:
-            try:
-                await sim.run()
-            finally:
-                await sim.aclose()
-
-        asyncio.run(run())
+        asyncio.run(sim.run_and_close())
         totals = sim.backends.ledger.totals()
     return {"awake_steps": len(steps), "roles": {role: {"calls": t.calls, "prompt_tokens": t.prompt_tokens}
                                                  for role, t in totals.items()}}

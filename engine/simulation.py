@@ -109,6 +109,13 @@ class Simulation:
             raise RunError("this simulation was built without human takeover")
         return role
 
+    async def run_and_close(self) -> None:
+        """Run to the end, then close the run's backends whatever happened."""
+        try:
+            await self.run()
+        finally:
+            await self.aclose()
+
     async def aclose(self) -> None:
         """Close the run's LLM backends, if any (idempotent)."""
         if self.backends is not None:

@@ -60,10 +60,7 @@ async def _drive(sims: dict[str, Simulation], console: Console) -> dict[str, lis
                     progress.update(task, completed=event.day + 1)
 
             sim.subscribe(on_event)
-        try:
-            await asyncio.gather(*(sim.run() for sim in sims.values()))
-        finally:
-            await asyncio.gather(*(sim.aclose() for sim in sims.values()))
+        await asyncio.gather(*(sim.run_and_close() for sim in sims.values()))
     return results
 
 
@@ -130,15 +127,7 @@ def _start(plan: RunPlan, store: RunStore) -> Simulation:
 
 def _finish_in_worker(run_dir: Path) -> None:
     """A worker picks a freshly created run up from its folder (locked by the parent) and runs it."""
-    sim = resume_run(run_dir, lock=False)
-
-    async def run() -> None:
-        try:
-            await sim.run()
-        finally:
-            await sim.aclose()
-
-    asyncio.run(run())
+    asyncio.run(resume_run(run_dir, lock=False).run_and_close())
 
 
 def _drive_in_processes(plans: list[RunPlan], jobs: int, console: Console) -> dict[str, list[DayMetrics]]:

@@ -29,6 +29,22 @@ def status_text(app) -> str:
     return str(app.status.render())
 
 
+async def rate_dialogs(pilot, app, count: int, key: str, timeout: float = 5.0) -> list:
+    """Rate the next `count` rating dialogs by pressing `key` then Enter; returns the dialogs."""
+    dialogs, previous = [], None
+    for _ in range(count):
+        assert await wait_until(pilot, lambda previous=previous: isinstance(app.screen, RatingDialog)
+                                and app.screen is not previous, timeout=timeout)
+        dialog = previous = app.screen
+        assert app.driver.paused  # the simulation waits for the human
+        await pilot.press(key)
+        dialogs.append(dialog)
+        dialog.checked = [dialog.query_one(f"#crit-{c}", Checkbox).value for c in dialog.criteria]  # as pressed
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda dialog=dialog: app.screen is not dialog)
+    return dialogs
+
+
 async def test_pause_stops_the_clock(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test() as pilot:
@@ -88,16 +104,8 @@ async def test_takeover_rating_is_recorded_as_human(tmp_path):
     async with app.run_test() as pilot:
         await pilot.press("h")
         assert "human takeover" in status_text(app)
-        previous = None
-        for _ in range(6):  # rate a few delivered recommendations 3 points
-            assert await wait_until(pilot, lambda previous=previous: isinstance(app.screen, RatingDialog)
-                                    and app.screen is not previous)
-            dialog = previous = app.screen
-            assert app.driver.paused  # the simulation waits for the human
-            await pilot.press("3")
-            assert [dialog.query_one(f"#crit-{c}", Checkbox).value for c in dialog.criteria] == [True, True, True, False]
-            await pilot.press("enter")
-            assert await wait_until(pilot, lambda dialog=dialog: app.screen is not dialog)
+        for dialog in await rate_dialogs(pilot, app, 6, "3"):  # rate a few delivered recommendations 3 points
+            assert dialog.checked == [True, True, True, False]
         app.driver.human = None  # takeover off; a dialog may already be open for the next step
         if isinstance(app.screen, RatingDialog):
             await pilot.press("escape")

@@ -8,7 +8,7 @@ from propersim_tui.app import ProPerSimApp
 from propersim_tui.dialogs import RatingDialog
 from tests.conftest import REFERENCE_PERSONA
 from tests.test_llm_roles import FAKE, scripted  # noqa: F401 (the fixture)
-from tests.test_tui import status_text, wait_until
+from tests.test_tui import rate_dialogs, status_text, wait_until
 
 
 async def test_takeover_over_llm_roles(tmp_path, scripted):  # noqa: F811
@@ -20,14 +20,7 @@ async def test_takeover_over_llm_roles(tmp_path, scripted):  # noqa: F811
         header = status_text(app)
         assert "judge fake:" in header and "user fake:" in header and "assistant fake:" in header
         await pilot.press("h")
-        previous = None
-        for _ in range(2):
-            assert await wait_until(pilot, lambda previous=previous: isinstance(app.screen, RatingDialog)
-                                    and app.screen is not previous, timeout=20)
-            previous = app.screen
-            await pilot.press("1")
-            await pilot.press("enter")
-            assert await wait_until(pilot, lambda dialog=previous: app.screen is not dialog)
+        await rate_dialogs(pilot, app, 2, "1", timeout=20)
         app.driver.human = None
         if isinstance(app.screen, RatingDialog):
             await pilot.press("escape")
