@@ -229,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunError) as error:
         print(f"propersim: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `propersim --list-assistants | head`: the reader left, nothing to say
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("propersim: interrupted; a recorded run can be continued with --batch --resume RUN_DIR",
               file=sys.stderr)
