@@ -45,6 +45,22 @@ async def rate_dialogs(pilot, app, count: int, key: str, timeout: float = 5.0) -
     return dialogs
 
 
+async def stop_takeover_and_save(pilot, app):
+    """Takeover off (a dialog may already be open for the next step), pause, save; the saved folder."""
+    app.driver.human = None
+    if isinstance(app.screen, RatingDialog):
+        await pilot.press("escape")
+    await pilot.press("space")
+    await pilot.press("s")
+    await pilot.pause(0.2)
+    return app.driver.saved_to
+
+
+def human_rated_steps(run_dir) -> list[dict]:
+    steps = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return [s for s in steps if s["candidates"][s["delivered"]]["rating"]["source"] == "human"]
+
+
 async def test_pause_stops_the_clock(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test() as pilot:
@@ -106,15 +122,8 @@ async def test_takeover_rating_is_recorded_as_human(tmp_path):
         assert "human takeover" in status_text(app)
         for dialog in await rate_dialogs(pilot, app, 6, "3"):  # rate a few delivered recommendations 3 points
             assert dialog.checked == [True, True, True, False]
-        app.driver.human = None  # takeover off; a dialog may already be open for the next step
-        if isinstance(app.screen, RatingDialog):
-            await pilot.press("escape")
-        await pilot.press("space")
-        await pilot.press("s")
-        await pilot.pause(0.2)
-        saved = app.driver.saved_to
-    steps = [json.loads(line) for line in (saved / "events.jsonl").read_text().splitlines()]
-    human = [s for s in steps if s["candidates"][s["delivered"]]["rating"]["source"] == "human"]
+        saved = await stop_takeover_and_save(pilot, app)
+    human = human_rated_steps(saved)
     assert len(human) >= 6 and all(s["candidates"][s["delivered"]]["rating"]["total"] == 3 for s in human)
     pairs = [json.loads(line) for line in (saved / "pairs.jsonl").read_text().splitlines()]
     assert any(p["source"] == "human" for p in pairs)

@@ -1,14 +1,12 @@
 """The app over LLM roles (scripted fake backends): the header names each role's backend and counts
 calls, and human takeover works unchanged over the LLM user and judge."""
 
-import json
 
 from engine.config import RunConfig
 from propersim_tui.app import ProPerSimApp
-from propersim_tui.dialogs import RatingDialog
 from tests.conftest import REFERENCE_PERSONA
 from tests.test_llm_roles import FAKE, scripted  # noqa: F401 (the fixture)
-from tests.test_tui import rate_dialogs, status_text, wait_until
+from tests.test_tui import human_rated_steps, rate_dialogs, status_text, stop_takeover_and_save, wait_until
 
 
 async def test_takeover_over_llm_roles(tmp_path, scripted):  # noqa: F811
@@ -21,14 +19,7 @@ async def test_takeover_over_llm_roles(tmp_path, scripted):  # noqa: F811
         assert "judge fake:" in header and "user fake:" in header and "assistant fake:" in header
         await pilot.press("h")
         await rate_dialogs(pilot, app, 2, "1", timeout=20)
-        app.driver.human = None
-        if isinstance(app.screen, RatingDialog):
-            await pilot.press("escape")
-        await pilot.press("space")
-        await pilot.press("s")
-        await pilot.pause(0.2)
-        saved = app.driver.saved_to
-    steps = [json.loads(line) for line in (saved / "events.jsonl").read_text().splitlines()]
-    human = [s for s in steps if s["candidates"][s["delivered"]]["rating"]["source"] == "human"]
+        saved = await stop_takeover_and_save(pilot, app)
+    human = human_rated_steps(saved)
     assert len(human) >= 2 and all(s["candidates"][s["delivered"]]["rating"]["total"] == 1 for s in human)
     assert (saved / "calls.jsonl").exists()
