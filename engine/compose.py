@@ -6,7 +6,6 @@ options, installed extras, combinations), (2) only then create the run folder, l
 leaves nothing behind, so the corrected rerun works.
 """
 
-import asyncio
 import importlib.metadata
 import os
 import platform
@@ -21,7 +20,7 @@ from engine.catalog import Catalog, load_catalog
 from engine.clock import SimClock
 from engine.config import RunConfig, parse_run_config
 from engine.errors import ConfigError, Problem, RunError
-from engine.judges import JUDGES
+from engine.judges import JUDGES, Judge
 from engine.judges.takeover import TakeoverJudge
 from engine.llm import Backend
 from engine.llm.config import BackendConfig, build_backend
@@ -29,7 +28,7 @@ from engine.llm.ledger import CallLedger
 from engine.names import check_name
 from engine.persona import Persona, load_persona
 from engine.persona_library import resolve_persona
-from engine.registry import missing_extra
+from engine.registry import Entry, missing_extra
 from engine.seeding import stable_hash
 from engine.simulation import Simulation
 from engine.store import RunStore
@@ -56,15 +55,14 @@ class RunPlan:
 
 class BackendPool:
     """The run's LLM backends: one per role that asks (metered under that role's name, and for
-    llama-cpp its own model instance, so each role's prompt prefix stays warm), roles that share a
-    backend config share its in-flight limit; one CallLedger per run (calls.jsonl in the run folder,
-    made by the first call); all closed by aclose()."""
+    llama-cpp its own model instance, so each role's prompt prefix stays warm); roles and runs that
+    share a backend config share its in-flight limit, process-wide (see build_backend); one CallLedger
+    per run (calls.jsonl in the run folder, made by the first call); all closed by aclose()."""
 
     def __init__(self, configs: dict[str, BackendConfig], run_dir: Path | None = None):
         self.configs = dict(configs)
         self.ledger = CallLedger(run_dir)
         self._built: dict[str, Backend] = {}
-        self._limits: dict[BackendConfig, asyncio.Semaphore] = {}
 
     def config_for(self, role: str) -> BackendConfig | None:
         return self.configs.get(role) or self.configs.get("default")
@@ -74,10 +72,7 @@ class BackendPool:
         if config is None:
             raise RunError(f"{role} needs a backend: set [backends.{role}] or [backends.default] in the run config")
         if role not in self._built:
-            limit = None
-            if config.max_in_flight is not None:
-                limit = self._limits.setdefault(config, asyncio.Semaphore(config.max_in_flight))
-            self._built[role] = build_backend(config, role, ledger=self.ledger, semaphore=limit,
+            self._built[role] = build_backend(config, role, ledger=self.ledger,
                                               cache_dir=llm_cache_dir() if config.cache else None)
         return self._built[role]
 
@@ -109,6 +104,7 @@ class RoleContext:
     assistant_seed: int
     judge: object | None = None
     backends: BackendPool | None = None
+    run_dir: Path | None = None  # the run folder, for a role's own files (training logs); None: not recorded
 
     def backend(self, role: str) -> Backend:
         """The LLM backend of `role` ("user", "judge" or "assistant"), built once per run."""
@@ -136,13 +132,7 @@ def build_config(cli: dict, file: Path | None = None) -> RunConfig:
     raw: dict = {}
     where = "command line"
     if file is not None:
-        try:
-            raw = tomllib.loads(Path(file).read_text("utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            raise RunError(f"{file}: cannot read: {error}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(file, [Problem("", f"invalid TOML: {error}")]) from None
-        raw.pop("versions", None)
+        raw = read_config_file(file)
         where = f"{file} + command line"
     for key, value in cli.items():
         if value is None:
@@ -152,6 +142,18 @@ def build_config(cli: dict, file: Path | None = None) -> RunConfig:
         else:
             raw[key] = value
     return parse_run_config(raw, where)
+
+
+def read_config_file(file: Path) -> dict:
+    """A run config file's raw tables, not yet validated (a run.toml's versions dropped)."""
+    try:
+        raw = tomllib.loads(Path(file).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunError(f"{file}: cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(file, [Problem("", f"invalid TOML: {error}")]) from None
+    raw.pop("versions", None)
+    return raw
 
 
 def plan_run(config: RunConfig, run_dir: Path | None = None, out: Path | None = None,
@@ -169,17 +171,12 @@ def plan_run(config: RunConfig, run_dir: Path | None = None, out: Path | None = 
     check_name("assistant", config.assistant)
     assistant = ASSISTANTS.get(config.assistant)
     user, judge = USERS.get(config.user.kind), JUDGES.get(config.judge.kind)
-    user_options = user.parse_options(config.user.options, "user options")
-    judge_options = judge.parse_options(config.judge.options, "judge options")
-    assistant_options = assistant.parse_options(config.assistant_options, f"--option for {assistant.name}")
-    for entry in (user, judge, assistant):
-        hint = missing_extra(entry.extra)
-        if hint:
-            raise RunError(f"{entry.name} {hint}")
-    for role, entry in (("user", user), ("judge", judge), ("assistant", assistant)):
-        if BACKEND_FLAG in entry.flags and not (config.backends.get(role) or config.backends.get("default")):
-            raise RunError(f"{role} {entry.name!r} needs a backend: set [backends.{role}] or [backends.default] "
-                           f"in the run config")
+    user_options = _check_role(config, "user", user, config.user.options, "user options")
+    judge_options = _check_role(config, "judge", judge, config.judge.options, "judge options")
+    assistant_options = _check_role(config, "assistant", assistant, config.assistant_options,
+                                    f"--option for {assistant.name}")
+    for entry, options in ((user, user_options), (judge, judge_options), (assistant, assistant_options)):
+        entry.check_plan(config, options)
     if ORACLE_FLAG in assistant.flags and judge.name != "rubric":
         raise RunError(f"the {assistant.name} reads the rubric judge's hidden preferences: it needs judge 'rubric', "
                        f"not {judge.name!r}")
@@ -188,6 +185,27 @@ def plan_run(config: RunConfig, run_dir: Path | None = None, out: Path | None = 
         run_dir = Path(out) / check_name("run", run_name(config))
     return RunPlan(config, persona, persona_path.read_text("utf-8"), run_dir, user_options, judge_options,
                    assistant_options)
+
+
+def _check_role(config: RunConfig, role: str, entry: Entry, raw_options: dict, where: str) -> BaseModel:
+    """One role's typed options, once its extra is known to be installed and its backend configured."""
+    options = entry.parse_options(raw_options, where)
+    hint = missing_extra(entry.extra)
+    if hint:
+        raise RunError(f"{entry.name} {hint}")
+    if BACKEND_FLAG in entry.flags and not (config.backends.get(role) or config.backends.get("default")):
+        raise RunError(f"{role} {entry.name!r} needs a backend: set [backends.{role}] or [backends.default] "
+                       f"in the run config")
+    return options
+
+
+def plan_judge(config: RunConfig) -> BaseModel:
+    """plan_run's checks of the judge alone (a judge built without a run, e.g. to re-judge a
+    recording): its typed options."""
+    judge = JUDGES.get(config.judge.kind)
+    options = _check_role(config, "judge", judge, config.judge.options, "judge options")
+    judge.check_plan(config, options)
+    return options
 
 
 def _persona(ref: str) -> tuple[Persona, Path]:
@@ -242,20 +260,34 @@ def build_simulation(plan: RunPlan, store: RunStore | None, takeover: bool = Fal
     config = plan.config
     clock = SimClock(config.start_date, config.days, config.step_seconds)
     catalog = load_catalog()
-    assistant_seed = config.seed * 1_000_003 + stable_hash(plan.persona.id)
+    assistant_seed = _assistant_seed(config, plan.persona)
     backends = BackendPool(config.backends, store.folder if store is not None else None)
-    ctx = RoleContext("", config, plan.persona, clock, catalog, assistant_seed, backends=backends)
+    run_dir = store.folder if store is not None else None
+    ctx = RoleContext("", config, plan.persona, clock, catalog, assistant_seed, backends=backends, run_dir=run_dir)
     user = USERS.get(config.user.kind).factory()(_named(ctx, config.user.kind), plan.user_options)
     judge = JUDGES.get(config.judge.kind).factory()(_named(ctx, config.judge.kind), plan.judge_options)
     entry = ASSISTANTS.get(config.assistant)
     assistant_ctx = RoleContext(entry.name, config, None, clock, catalog, assistant_seed,
-                                judge if ORACLE_FLAG in entry.flags else None, backends)
+                                judge if ORACLE_FLAG in entry.flags else None, backends, run_dir)
     assistant = entry.factory()(assistant_ctx, plan.assistant_options)
     if takeover:
         user, judge = TakeoverUser(user), TakeoverJudge(judge, config.deliver)
     return Simulation(config, plan.persona, user, judge, assistant, clock, store, backends)
 
 
+def build_judge(config: RunConfig, persona: Persona, options: BaseModel,
+                backends: BackendPool | None = None) -> Judge:
+    """The config's judge alone, built as build_simulation builds it (e.g. to re-judge a recording)."""
+    clock = SimClock(config.start_date, config.days, config.step_seconds)
+    ctx = RoleContext(config.judge.kind, config, persona, clock, load_catalog(), _assistant_seed(config, persona),
+                      backends=backends)
+    return JUDGES.get(config.judge.kind).factory()(ctx, options)
+
+
+def _assistant_seed(config: RunConfig, persona: Persona) -> int:
+    return config.seed * 1_000_003 + stable_hash(persona.id)
+
+
 def _named(ctx: RoleContext, name: str) -> RoleContext:
     return RoleContext(name, ctx.config, ctx.persona, ctx.clock, ctx.catalog, ctx.assistant_seed,
-                       backends=ctx.backends)
+                       backends=ctx.backends, run_dir=ctx.run_dir)

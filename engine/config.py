@@ -15,6 +15,8 @@ class _Strict(BaseModel):
 
 
 OptionValue = str | int | float | bool
+# An assistant's options may hold one nested table (e.g. [assistant_options.dpo] of an LLM assistant).
+AssistantOptionValue = OptionValue | list[str] | dict[str, OptionValue | list[str]]
 BACKEND_ROLES = ("default", "user", "judge", "assistant")
 
 
@@ -43,7 +45,7 @@ class UserConfig(_Strict):
 class RunConfig(_Strict):
     persona: str
     assistant: str  # a name in engine.assistants.ASSISTANTS
-    assistant_options: dict[str, OptionValue] = {}
+    assistant_options: dict[str, AssistantOptionValue] = {}
     days: Annotated[int, Field(ge=1, le=365)] = 14
     seed: int = 0
     start_date: dt.date = dt.date(2026, 3, 2)  # a Monday

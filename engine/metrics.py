@@ -23,9 +23,10 @@ class DayMetrics:
     pairs: int
     pass_rates: dict[str, float]
     failed_ratings: int = 0  # delivered candidates with no valid judgment
+    training: str = ""  # what an LLM assistant's day-end training did (its column only for those)
 
-    def row(self, failures: bool = False) -> dict:
-        row = {k: v for k, v in asdict(self).items() if k != "pass_rates" and (failures or k != "failed_ratings")}
+    def row(self, failures: bool = False, training: bool = False) -> dict:
+        row = {k: v for k, v in asdict(self).items() if k in _shown(failures, training)}
         row |= {f"pass_{name}": rate for name, rate in self.pass_rates.items()}
         return {k: (round(v, 4) if isinstance(v, float) and not math.isnan(v) else
                     "" if isinstance(v, float) else v) for k, v in row.items()}
@@ -40,13 +41,18 @@ class DayMetrics:
             recommendations=int(row["recommendations"]), recs_per_hour=number("recs_per_hour"),
             missed_opportunities=int(row["missed_opportunities"]), pairs=int(row["pairs"]),
             pass_rates={c: number(f"pass_{c}") for c in criteria},
-            failed_ratings=int(row.get("failed_ratings") or 0),
+            failed_ratings=int(row.get("failed_ratings") or 0), training=row.get("training") or "",
         )
 
     @classmethod
-    def columns(cls, criteria: tuple[str, ...], failures: bool = False) -> list[str]:
-        names = [f.name for f in fields(cls) if f.name != "pass_rates" and (failures or f.name != "failed_ratings")]
-        return names + [f"pass_{c}" for c in criteria]
+    def columns(cls, criteria: tuple[str, ...], failures: bool = False, training: bool = False) -> list[str]:
+        return [f.name for f in fields(cls) if f.name in _shown(failures, training)] + [f"pass_{c}" for c in criteria]
+
+
+def _shown(failures: bool, training: bool) -> set[str]:
+    """The scalar columns a run's metrics.csv has: the optional ones only where they can say something."""
+    names = {f.name for f in fields(DayMetrics)} - {"pass_rates", "failed_ratings", "training"}
+    return names | ({"failed_ratings"} if failures else set()) | ({"training"} if training else set())
 
 
 def day_metrics(day: int, records: list[StepRecord], pairs: int, step_seconds: int,

@@ -57,6 +57,9 @@ class Entry:
     options: str = "engine.registry:NoOptions"  # "package.module:OptionsModel"
     extra: str | None = None
     flags: frozenset[str] = field(default_factory=frozenset)  # e.g. reads-hidden-preferences
+    # "package.module:function(config, options)": raises RunError for a combination that cannot run
+    # (checked by the composition root before anything is written)
+    check: str | None = None
 
     def options_model(self) -> type[BaseModel]:
         return _load(self.options)
@@ -66,6 +69,10 @@ class Entry:
         if hint:
             raise RunError(f"{self.name} {hint}")
         return _load(self.target)
+
+    def check_plan(self, config: Any, options: BaseModel) -> None:
+        if self.check is not None:
+            _load(self.check)(config, options)
 
     def parse_options(self, raw: dict, where: str) -> BaseModel:
         """Typed, validated options; every problem names the option."""

@@ -6,6 +6,7 @@ drives `step()`. The TUI talks to it through a small facade: override or release
 user's activity, set a human rater, flush the recording.
 """
 
+import dataclasses
 from collections.abc import Callable
 
 from engine.assistants import Assistant
@@ -215,9 +216,12 @@ class Simulation:
             where = f" (run folder {self.store.folder}; resume with --batch --resume)" if self.store else ""
             raise RunError(f"training at the end of day {day + 1} failed: {type(error).__name__}: {error}. "
                            f"Days before it are checkpointed{where}.") from error
+        training = getattr(self.assistant, "training_status", None)  # LLM assistants only
+        if training is not None:
+            metrics = dataclasses.replace(metrics, training=training)
         if self.store is not None:
             self.store.checkpoint(day, self.assistant.save)
-            self.store.end_day(metrics, self.criteria, self.judge.can_fail)
+            self.store.end_day(metrics, self.criteria, self.judge.can_fail, training is not None)
         self.day += 1
         self.next_step = 0
         self._day_open = False

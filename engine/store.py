@@ -187,17 +187,18 @@ class RunStore:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
 
-    def end_day(self, metrics: DayMetrics, criteria: tuple[str, ...], failures: bool = False) -> None:
+    def end_day(self, metrics: DayMetrics, criteria: tuple[str, ...], failures: bool = False,
+                training: bool = False) -> None:
         self.flush()
         for f in (self._events, self._pairs):
             os.fsync(f.fileno())
         path = self.folder / "metrics.csv"
         new = not path.exists() or path.stat().st_size == 0
         with open(path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=DayMetrics.columns(criteria, failures))
+            writer = csv.DictWriter(f, fieldnames=DayMetrics.columns(criteria, failures, training))
             if new:
                 writer.writeheader()
-            writer.writerow(metrics.row(failures))
+            writer.writerow(metrics.row(failures, training))
 
     def close(self, keep_lock: bool = False) -> None:
         """Flush and close the logs and, unless `keep_lock`, give up the folder's lock. Idempotent."""

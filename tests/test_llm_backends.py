@@ -15,6 +15,7 @@ import pytest
 from llm_servers import FakeOpenAIServer
 from pydantic import BaseModel, ValidationError
 
+from engine.compose import BackendPool
 from engine.llm import Backend, BackendError, MissingExtraError
 from engine.llm.config import BackendConfig, build_backend
 from engine.llm.fake import FakeBackend, approx_tokens
@@ -227,6 +228,29 @@ async def test_limited_shares_one_semaphore(make_openai):
         await user.aclose()
         await judge.aclose()
     assert server.max_in_flight == 3
+
+
+async def test_runs_share_a_configs_limit():
+    # N runs in one process, a BackendPool each: one server still sees at most max_in_flight calls.
+    with FakeOpenAIServer(delay_s=0.05) as server:
+        config = BackendConfig(kind="openai", model="m", base_url=server.base_url, max_in_flight=2)
+        pools = [BackendPool({"default": config}) for _ in range(2)]
+        backends = [pool.get(role) for pool in pools for role in ("user", "judge")]
+        await asyncio.gather(*(b.chat(HELLO) for b in backends * 4))
+        for pool in pools:
+            await pool.aclose()
+    assert server.max_in_flight == 2 and len(server.requests) == 16
+
+
+def test_shared_limit_is_per_event_loop():
+    # An asyncio semaphore that waited once is bound to its loop: each asyncio.run needs its own.
+    backend = Limited(FakeBackend(latency_s=0.01), 2, key="one-server")
+
+    async def chat_and_semaphore():
+        await asyncio.gather(*(backend.chat(HELLO) for _ in range(4)))
+        return backend.semaphore
+
+    assert asyncio.run(chat_and_semaphore()) is not asyncio.run(chat_and_semaphore())
 
 
 def test_limited_needs_one_limit():

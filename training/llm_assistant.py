@@ -7,24 +7,37 @@ summaries, retrieved past moments, the last events, and last the current time an
 makes ONE structured call for n completions. An answer that does not recommend, or stays invalid
 after the re-ask, is No Recommendation; a recommendation is free text naming a topic and a tone
 (so the offline rubric judge can rate it too).
+
+`llm-properassistant` also learns its weights: at each day's end a trl DPO round trains a LoRA
+adapter on its preference pairs (training.llm.daily), where the assistant's backend can serve one
+(transformers in process, or a vLLM server with runtime LoRA loading). A weak model often writes two
+identical completions, which form no pair; so while it trains, the candidate that is NOT delivered is
+then swapped for the opposite decision (a fitting catalog item, or No Recommendation). That costs the
+delivered score nothing and gives every step a chance to teach.
 """
 
 import json
+import random
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.assistants import Emit
+from engine.assistants.base import candidate_of
 from engine.embedders import EmbedderName, make_embedder
-from engine.llm import Backend
+from engine.errors import RunError
+from engine.llm import AdapterUnsupported, Backend
 from engine.llm.structured import chat_structured
+from engine.llm.wrappers import unsupported_adapter_message
 from engine.memory import Memory, MemoryLevel
 from engine.prompts import template
+from engine.registry import missing_extra
 from engine.retrieval import EventIndex
 from engine.seeding import ROLE_ASSISTANT, stable_hash
 from engine.types import ABSTAIN, Candidate, Feedback, Observation, PreferencePair, Proposal
 from engine.vocab import TONES, TOPICS
+from training.llm.settings import LLMTrainingConfig
 from training.offline_assistant import VARIANTS
 
 PREFIX = "llm-"
@@ -48,18 +61,87 @@ class LLMAssistantOptions(BaseModel):
     embedder: EmbedderName = "hashing"
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.8
     max_tokens: Annotated[int, Field(ge=16, le=1024)] = 96
+    # Daily DPO (llm-properassistant only). auto: where the backend can serve the adapter; dpo: required
+    # (refused before the run starts where it cannot); off: in-context learning only.
+    train: Literal["auto", "dpo", "off"] = "auto"
+    # The weights to train: default the transformers backend's model; for vLLM, the local copy it serves.
+    base_model: str | None = None
+    on_training_failure: Literal["stop", "keep-adapter"] = "stop"
+    # While training: the chance that two identical completions get an exploring undelivered alternative.
+    explore: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    dpo: LLMTrainingConfig = Field(default_factory=LLMTrainingConfig)
 
+
+def training_blocker(config, options: LLMAssistantOptions) -> str | None:
+    """Why this run's assistant backend cannot train and serve a LoRA adapter, or None if it can."""
+    backend = config.backends.get("assistant") or config.backends.get("default")
+    if backend is None:
+        return "it has no backend"
+    if backend.kind == "openai" and not backend.serves_lora:
+        return ("an openai backend serves a trained adapter only from a vLLM server started with --enable-lora "
+                "(set serves_lora = true in its backend config, and base_model to the weights it serves)")
+    if backend.kind == "openai" and not options.base_model:
+        return "base_model: the local path of the weights the vLLM server serves (training needs them)"
+    if backend.kind not in ("openai", "transformers"):
+        return unsupported_adapter_message(backend.kind)
+    hint = missing_extra("train")
+    if hint:
+        return f"training {hint}"
+    return None
+
+
+def trains(config, options: LLMAssistantOptions) -> bool:
+    return (VARIANTS[config.assistant.removeprefix(PREFIX)]["trains"] and options.train != "off"
+            and training_blocker(config, options) is None)
+
+
+def check(config, options: LLMAssistantOptions) -> None:
+    """Before anything is written: train = "dpo" must be able to train, and the weights must exist."""
+    if options.train == "dpo":
+        if not VARIANTS[config.assistant.removeprefix(PREFIX)]["trains"]:
+            raise RunError(f"{config.assistant} does not train its weights (only llm-properassistant does); "
+                           "drop --option train=dpo")
+        blocker = training_blocker(config, options)
+        if blocker:
+            raise RunError(f"{config.assistant} with train = 'dpo': {blocker}")
+    if trains(config, options):
+        _training_source(config, options)
+
+
+def _training_source(config, options: LLMAssistantOptions):
+    from training.llm.model_source import ModelSource
+
+    backend = config.backends.get("assistant") or config.backends.get("default")
+    path = options.base_model or backend.model
+    try:
+        return ModelSource(path=Path(path).expanduser())
+    except ValueError as error:
+        raise RunError(f"{config.assistant}: the model to train: {error}") from None
 
 
 def build(ctx, options: LLMAssistantOptions) -> "LLMAssistant":
-    return LLMAssistant(ctx.backend("assistant"), ctx.assistant_seed, ctx.name, **options.model_dump())
+    trainer = None
+    if trains(ctx.config, options):
+        from training.llm.daily import DailyTrainer
+
+        trainer = DailyTrainer(_training_source(ctx.config, options), options.dpo,
+                               ctx.run_dir / "training" if ctx.run_dir else None, ctx.assistant_seed,
+                               options.on_training_failure)
+    blocker = None
+    if VARIANTS[ctx.name.removeprefix(PREFIX)]["trains"] and trainer is None:
+        blocker = "off" if options.train == "off" else f"off: {training_blocker(ctx.config, options)}"
+    return LLMAssistant(ctx.backend("assistant"), ctx.assistant_seed, ctx.name, k=options.k,
+                        embedder=options.embedder, temperature=options.temperature, max_tokens=options.max_tokens,
+                        trainer=trainer, explore=options.explore if trainer else 0.0, catalog=ctx.catalog,
+                        undelivered=0 if ctx.config.deliver != 0 else 1, training_off=blocker)
 
 
 class LLMAssistant:
     reads_hidden_preferences = False
 
     def __init__(self, backend: Backend, seed: int, name: str, k: int = 3, embedder: str = "hashing",
-                 temperature: float = 0.8, max_tokens: int = 96):
+                 temperature: float = 0.8, max_tokens: int = 96, *, trainer=None, explore: float = 0.0,
+                 catalog=None, undelivered: int = 0, training_off: str | None = None):
         variant = name.removeprefix(PREFIX)
         spec = VARIANTS[variant]
         self.name = name
@@ -70,13 +152,25 @@ class LLMAssistant:
         self.index = EventIndex(make_embedder(embedder), k=k) if spec["retrieval"] else None
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.trainer = trainer  # training.llm.daily.DailyTrainer, or None: adapts in context only
+        self.explore = explore
+        self.catalog = catalog
+        self.undelivered = undelivered  # the candidate an exploring alternative may replace
+        self._training_off = training_off  # why a training variant does not train (metrics), or None
+        self._completions: dict[int, dict[Candidate, str]] = {}  # the day's step -> candidate -> answer JSON
         self.failed_answers = 0  # completions that stayed invalid (counted as No Recommendation)
         self.day = 0
         self._system = {"role": "system", "content": template("assistant_system") + "\nTopics: "
                         + ", ".join(TOPICS) + ".\nTones: " + ", ".join(TONES) + "."}
 
+    @property
+    def training_status(self) -> str | None:
+        """What the day's training did, for metrics.csv; None for variants that never train weights."""
+        return self.trainer.status if self.trainer is not None else self._training_off
+
     def start_day(self, day: int) -> None:
         self.day = day
+        self._completions = {}
 
     def messages(self, obs: Observation) -> tuple[list[dict], tuple[str, ...]]:
         """The chat messages for `obs`, and the past moments retrieved for it."""
@@ -98,20 +192,53 @@ class LLMAssistant:
         return [self._system, {"role": "user", "content": "\n\n".join(parts)}], retrieved
 
     async def propose(self, obs: Observation, n: int) -> Proposal:
+        if self.trainer is not None:
+            await self.trainer.serve_restored(self._serve)
         messages, retrieved = self.messages(obs)
         seed = stable_hash(f"{self.seed}:{ROLE_ASSISTANT}:{obs.day}:{obs.step}")
         answers = await chat_structured(self.backend, messages, Answer, n=n, temperature=self.temperature,
                                         max_tokens=self.max_tokens, seed=seed)
-        candidates = []
+        candidates, completions = [], {}
         for answer in answers:
             if answer.failed:
                 self.failed_answers += 1
             value = answer.value
             if value is None or not value.recommend or not value.text.strip():
-                candidates.append(ABSTAIN)
+                candidate = ABSTAIN
             else:
-                candidates.append(Candidate(None, value.text.strip(), value.topic, value.tone))
+                candidate = Candidate(None, value.text.strip(), value.topic, value.tone)
+            candidates.append(candidate)
+            if value is not None:
+                completions.setdefault(candidate, value.model_dump_json())
+        if self.explore and len(set(candidates)) == 1 and len(candidates) > self.undelivered \
+                and random.Random(seed).random() < self.explore:
+            candidates[self.undelivered] = self._alternative(obs, candidates[0], seed)
+        self._completions[obs.step] = completions
         return Proposal(tuple(candidates), tuple(messages), retrieved)
+
+    def _alternative(self, obs: Observation, decided: Candidate, seed: int) -> Candidate:
+        """The opposite decision: No Recommendation for a recommendation, else a fitting catalog item."""
+        if decided.is_recommendation:
+            return ABSTAIN
+        items = self.catalog.fitting(obs.activity.tags) or self.catalog.items
+        return candidate_of(random.Random(seed + 1).choice(items))
+
+    def completion(self, step: int, candidate: Candidate) -> str:
+        """The answer JSON that stands for `candidate` in a preference pair: what the model wrote, else
+        (an exploring or a human-written alternative) the same JSON made from the candidate."""
+        written = self._completions.get(step, {}).get(candidate)
+        if written is not None:
+            return written
+        answer = {"recommend": candidate.is_recommendation,
+                  "text": candidate.text if candidate.is_recommendation else ""}
+        answer |= {key: value for key, value in (("topic", candidate.topic), ("tone", candidate.tone)) if value}
+        return json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+
+    async def _serve(self, adapter: Path) -> None:
+        use = getattr(self.backend, "use_adapter", None)
+        if use is None:
+            raise AdapterUnsupported(unsupported_adapter_message(self.backend.name))
+        await use(adapter)
 
     def observe(self, feedback: Feedback) -> None:
         event = self.memory.add(feedback)
@@ -119,15 +246,27 @@ class LLMAssistant:
             self.index.add(event)
 
     async def end_day(self, day: int, pairs: list[PreferencePair], emit: Emit) -> None:
-        """No training yet: the trl DPO step on the day's pairs is added separately (training/llm/).
-        Until then every variant adapts in context only, through its memory."""
+        """Variants that train: one DPO round on the day's replay sample (training.llm.daily). The
+        others adapt in context only, through their memory."""
+        if self.trainer is None:
+            return
+        from training.llm.types import ChatPair
+
+        chat_pairs = [ChatPair(pair.prompt, self.completion(pair.step, pair.chosen),
+                               self.completion(pair.step, pair.rejected), pair.weight, day, pair.source)
+                      for pair in pairs if isinstance(pair.prompt, tuple)]
+        await self.trainer.train_day(day, chat_pairs, emit, self._serve)
 
     def save(self, folder: Path) -> None:
         (folder / "memory.json").write_text(json.dumps(self.memory.to_json()))
         if self.index is not None:
             self.index.save(folder)
+        if self.trainer is not None:
+            self.trainer.save(folder)
 
     def load(self, folder: Path) -> None:
         self.memory.load_json(json.loads((folder / "memory.json").read_text()))
         if self.index is not None:
             self.index.load(folder)
+        if self.trainer is not None:
+            self.trainer.load(folder)

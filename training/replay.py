@@ -20,11 +20,15 @@ class TrainingPair:
 
 
 class ReplayBuffer:
-    def __init__(self, strategy: str = "uniform-200"):
+    """Pairs of any kind with `.day`, `.source` and `.weight` (TrainingPair, training.llm ChatPair).
+    `size` overrides the strategy's 200 (or 400) pairs a day."""
+
+    def __init__(self, strategy: str = "uniform-200", size: int | None = None):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown replay strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
         self.strategy = strategy
-        self.pairs: list[TrainingPair] = []
+        self.size = size or (400 if strategy == "uniform-400" else 200)
+        self.pairs: list = []
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -40,18 +44,16 @@ class ReplayBuffer:
         """
         human = [p for p in self.pairs if p.day == today and p.source == "human"]
         if human:
-            rest = ReplayBuffer(self.strategy)
+            rest = ReplayBuffer(self.strategy, self.size)
             rest.pairs = [p for p in self.pairs if not (p.day == today and p.source == "human")]
-            size = 400 if self.strategy == "uniform-400" else 200
-            return human[:size] + rest.sample(today, rng)[: max(0, size - len(human))]
+            return human[:self.size] + rest.sample(today, rng)[: max(0, self.size - len(human))]
         if self.strategy == "half-today":
             fresh = [p for p in self.pairs if p.day == today]
             older = [p for p in self.pairs if p.day != today]
-            take_fresh = min(len(fresh), max(100, 200 - len(older)))
-            take_older = min(len(older), 200 - take_fresh)
+            take_fresh = min(len(fresh), max(self.size // 2, self.size - len(older)))
+            take_older = min(len(older), self.size - take_fresh)
             return _draw(fresh, take_fresh, rng) + _draw(older, take_older, rng)
-        size = 400 if self.strategy == "uniform-400" else 200
-        return _draw(self.pairs, size, rng)
+        return _draw(self.pairs, self.size, rng)
 
 
 def _draw(pool: list, size: int, rng: np.random.Generator) -> list:

@@ -73,8 +73,10 @@ ASSISTANTS = Registry("assistant", [
           "reads the hidden preferences: the upper bound, not an assistant under test (needs the rubric judge)",
           flags=frozenset({ORACLE_FLAG})),
     *(Entry(f"llm-{variant}", "training.llm_assistant:build", f"{summary} (an LLM policy, prompted)",
-            "training.llm_assistant:LLMAssistantOptions", flags=frozenset({BACKEND_FLAG}))
-      for variant, summary in (("properassistant", "memory + retrieval + scores and reasons; no training yet"),
+            "training.llm_assistant:LLMAssistantOptions", flags=frozenset({BACKEND_FLAG}),
+            check="training.llm_assistant:check")
+      for variant, summary in (("properassistant", "memory + retrieval + scores and reasons; daily trl DPO of a "
+                                                   "LoRA adapter where the backend can serve one"),
                                ("ars-memory", "memory with scores and retrieval, in context"),
                                ("ar-memory", "memory of actions and recommendations, no scores"),
                                ("no-memory", "no memory"))),

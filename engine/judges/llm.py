@@ -12,6 +12,7 @@ stays invalid after the re-ask gives a failed rating, never an invented score.
 """
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
@@ -50,6 +51,7 @@ def verdict_model(criteria: tuple[str, ...]) -> type[BaseModel]:
     return create_model("Verdict", reason=(Reason, ...), **{c: (bool, ...) for c in criteria})
 
 
+@functools.cache  # one class per shape, shared by every judge: its JSON schema is then made once
 def combined_model(criteria: tuple[str, ...], count: int) -> type[BaseModel]:
     verdict = verdict_model(criteria)
     return create_model("Verdicts", **{f"option_{i + 1}": (verdict, ...) for i in range(count)})
@@ -99,11 +101,13 @@ class DayMemory:
             lines.append(line)
         if not lines:
             return "Today so far: nothing delivered yet."
-        since = "none yet" if self.last_minute is None else f"{minute - self.last_minute} min ago"
-        text = "Today so far:\n" + "\n".join(lines) + f"\nRecommendations today: {self.count}; last one: {since}."
+        # What changes least comes first, so a llama.cpp backend re-evaluates only the tail of the
+        # prompt: the hours change when one is delivered (or an hour begins), the last one's age every step.
+        text = "Today so far:\n" + "\n".join(lines)
         if self.recent:
             text += "\nLast recommendations:\n" + "\n".join(self.recent)
-        return text
+        since = "none yet" if self.last_minute is None else f"{minute - self.last_minute} min ago"
+        return text + f"\nRecommendations today: {self.count}; last one: {since}."
 
 
 def describe(candidate: Candidate) -> str:
@@ -134,8 +138,10 @@ class LLMJudge:
         rubric = "\n".join(f"- {CRITERIA[c][1]}: " + (getattr(persona.rubric, c) if c in DEFAULT_CRITERIA
                                                         else NOVELTY_TEXT) for c in self.criteria)
         intro = template("judge_system" if mode == "combined" else "judge_reference")
-        self._system = {"role": "system", "content": f"{intro}\n\n{persona_profile(persona)}\n\nMy rubric:\n{rubric}"}
-        self._models = {}
+        system = f"{intro}\n\n{persona_profile(persona)}\n\nMy rubric:\n{rubric}"
+        if mode == "combined":  # the fixed instruction in the system prompt, whose evaluation stays cached
+            system += f"\n\nRate each option on: {', '.join(self.criteria)} (true = passes), with a reason."
+        self._system = {"role": "system", "content": system}
 
     async def start_day(self, day: int) -> None:
         self.day = day
@@ -168,12 +174,9 @@ class LLMJudge:
         return Rating({c: bool(verdicts[c]) for c in self.criteria}, reason.strip() or "no reason given", missed)
 
     async def _combined(self, obs: Observation, distinct: list[Candidate]) -> list[Rating]:
-        model = self._models.get(len(distinct))
-        if model is None:
-            model = self._models[len(distinct)] = combined_model(self.criteria, len(distinct))
+        model = combined_model(self.criteria, len(distinct))
         options = "\n".join(f"option_{i + 1}: {describe(c)}" for i, c in enumerate(distinct))
-        ask = (f"{self._situation(obs)}\n\nThe options:\n{options}\n\nRate each option on: "
-               f"{', '.join(self.criteria)} (true = passes), with a reason.")
+        ask = f"{self._situation(obs)}\n\nThe options:\n{options}"
         messages = [self._system, {"role": "user", "content": ask}]
         [answer] = await chat_structured(self.backend, messages, model, temperature=self.temperature,
                                          max_tokens=self.max_tokens, seed=self._seed(obs))

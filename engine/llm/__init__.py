@@ -7,7 +7,9 @@ wrappers that implement the same interface, so they stack:
 implementation imports its own lazily.
 """
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
@@ -36,6 +38,23 @@ class BackendError(Exception):
     the role that called records a failed result."""
 
 
+class AdapterUnsupported(BackendError):
+    """The backend cannot generate with a trained LoRA adapter; the message says which one can."""
+
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+def adapter_id(folder: Path | str) -> str:
+    """A short hash of a peft adapter's weights. Backends serve an adapter under a model name made
+    from it, so neither the ledger nor the response cache mistakes one day's adapter for another's."""
+    digest = hashlib.sha256()
+    with open(Path(folder) / ADAPTER_WEIGHTS, "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 class MissingExtraError(ImportError):
     """A backend whose optional dependency is not installed; the message says what to install."""
 
@@ -56,3 +75,7 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Release what the backend holds. Idempotent."""
         ...
+
+    # Optional: `async use_adapter(folder: Path) -> None` makes every later call generate with the
+    # peft LoRA adapter in `folder` (transformers: hot-swapped in process; openai: a vLLM server's
+    # runtime LoRA loading). Backends without it raise AdapterUnsupported through the wrappers.

@@ -1,6 +1,5 @@
 """Which backend a role uses, validated, and the one function that builds it with its wrappers."""
 
-import asyncio
 import importlib.util
 from pathlib import Path
 from typing import Literal
@@ -40,9 +39,18 @@ class BackendConfig(BaseModel):
     n_ctx: int = Field(default=4096, ge=256)
     n_threads: int = Field(default=1, ge=1)
     gguf_path: Path | None = None  # llama-cpp: None = the bundled SmolLM2
+    # llama-cpp: False only to measure what the warm prompt prefix saves (bench/llm_real.py): the
+    # KV cache is dropped before every call, so each call evaluates its whole prompt.
+    warm_prefix: bool = True
+    # llama-cpp: "schema" decodes schema-constrained answers with the worker's SchemaDecoder
+    # (fixed JSON parts written, only values sampled); "grammar" always uses llama.cpp's grammar.
+    json_decoding: Literal["schema", "grammar"] = "schema"
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)  # what callers pass per call
-    max_in_flight: int | None = Field(default=8, ge=1)  # None = no limit
+    # Calls in flight at once, for this whole process: every role and run with this config shares it.
+    # 64 lets 32 personas in one process (one call each at a time) run unthrottled. None = no limit.
+    max_in_flight: int | None = Field(default=64, ge=1)
     cache: bool = False
+    serves_lora: bool = False  # openai: a vLLM server with --enable-lora, so a trained assistant's adapter loads
 
     @model_validator(mode="after")
     def _model_named(self) -> "BackendConfig":
@@ -52,18 +60,16 @@ class BackendConfig(BaseModel):
 
 
 def build_backend(config: BackendConfig, role: str, *, ledger: CallLedger | None = None,
-                  cache_dir: Path | None = None, semaphore: asyncio.Semaphore | None = None) -> Backend:
+                  cache_dir: Path | None = None) -> Backend:
     """The backend for one role, wrapped `Metered(Cached(Limited(backend)))` as configured: Limited
-    when max_in_flight is set or a `semaphore` is given (pass one to share a limit across roles), Cached when config.cache (needs
-    `cache_dir`), Metered when a `ledger` is given. A llama-cpp backend gets its own Llama per role
-    (share_key=role), so each role keeps its prompt prefix warm."""
+    when max_in_flight is set (one limit per process for equal configs, whichever role or run builds
+    them), Cached when config.cache (needs `cache_dir`), Metered when a `ledger` is given. A
+    llama-cpp backend gets its own Llama per role (share_key=role), so each role keeps its prompt
+    prefix warm."""
     backend = _make(config, role)
-    if semaphore is not None:
+    if config.max_in_flight is not None:
         from engine.llm.wrappers import Limited
-        backend = Limited(backend, semaphore=semaphore)
-    elif config.max_in_flight is not None:
-        from engine.llm.wrappers import Limited
-        backend = Limited(backend, config.max_in_flight)
+        backend = Limited(backend, config.max_in_flight, key=config)
     if config.cache:
         if cache_dir is None:
             raise ValueError("cache = true needs a cache folder")
@@ -81,11 +87,12 @@ def _make(config: BackendConfig, role: str) -> Backend:
         from engine.llm.openai import OpenAIBackend
         return OpenAIBackend(config.model, base_url=config.base_url, api_key_env=config.api_key_env,
                              timeout_s=config.timeout_s, max_retries=config.max_retries,
-                             schema_format=config.schema_format)
+                             schema_format=config.schema_format, serves_lora=config.serves_lora)
     if config.kind == "llama-cpp":
         from engine.llm.llama_cpp import LlamaCppBackend
         return LlamaCppBackend(config.gguf_path or smollm2_path(), model=config.model or None, n_ctx=config.n_ctx,
-                               n_threads=config.n_threads, share_key=role)
+                               n_threads=config.n_threads, share_key=role, warm_prefix=config.warm_prefix,
+                               json_decoding=config.json_decoding)
     if config.kind == "transformers":
         try:
             from engine.llm.transformers_backend import TransformersBackend

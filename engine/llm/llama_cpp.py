@@ -8,6 +8,12 @@ previous one re-evaluates only the tokens after the common prefix. So give each 
 own backend (`build_backend(config, role)` does; `share_key` names it): the user agent's
 consecutive steps share a long system prompt and stay warm, instead of evicting the
 judge's prefix and vice versa.
+
+Schema-constrained calls are decoded by the worker's SchemaDecoder (json_decoding="schema"):
+the JSON's fixed parts are written, not sampled, and only values cost decoding steps; a
+schema it does not cover, or json_decoding="grammar", uses llama.cpp's JSON grammar.
+warm_prefix=False exists for measurement only (bench/llm_real.py): the worker forgets its KV
+cache before each call, so every call evaluates its whole prompt, as without prefix reuse.
 """
 
 import asyncio
@@ -36,9 +42,11 @@ def check_installed() -> None:
 class _Engine:
     """One model in its worker process, and the thread that talks to it; shared by backends with one share key."""
 
-    def __init__(self, path: Path, n_ctx: int, n_threads: int, verbose: bool):
-        self.key = (str(path), n_ctx, n_threads)
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: bool = True,
+                 json_decoding: str = "schema"):
+        self.key = (str(path), n_ctx, n_threads, warm_prefix, json_decoding)
         self.path, self.n_ctx, self.n_threads, self.verbose = path, n_ctx, n_threads, verbose
+        self.warm_prefix, self.json_decoding = warm_prefix, json_decoding
         self.users = 0
         self.process: subprocess.Popen | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{path.stem}")
@@ -59,7 +67,7 @@ class _Engine:
 
     def _start(self) -> None:
         args = [sys.executable, "-m", "engine.llm.llama_worker", str(self.path), str(self.n_ctx), str(self.n_threads),
-                "1" if self.verbose else "0", str(os.getpid())]
+                "1" if self.verbose else "0", str(os.getpid()), "1" if self.warm_prefix else "0", self.json_decoding]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=None if self.verbose else subprocess.DEVNULL,
                                         cwd=str(Path(__file__).resolve().parents[2]))
@@ -86,7 +94,11 @@ class LlamaCppBackend:
     name = "llama-cpp"
 
     def __init__(self, gguf_path: Path | str, *, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
-                 share_key: str | None = None, verbose: bool = False):
+                 share_key: str | None = None, verbose: bool = False, warm_prefix: bool = True,
+                 json_decoding: str = "schema"):
+        """warm_prefix=False (measurement only): every call evaluates its whole prompt, the KV
+        cache is dropped before it. json_decoding: "schema" (the worker's SchemaDecoder where the
+        schema allows) or "grammar" (always llama.cpp's JSON-schema grammar)."""
         check_installed()  # fail at build time, before a run starts, not at the first call
         self.gguf_path = Path(gguf_path)
         if not self.gguf_path.is_file():
@@ -94,7 +106,9 @@ class LlamaCppBackend:
         self.model = model or self.gguf_path.stem
         self.share_key = share_key
         self._closed = False
-        engine = _Engine(self.gguf_path, n_ctx, n_threads, verbose)
+        if json_decoding not in ("schema", "grammar"):
+            raise ValueError(f"json_decoding must be 'schema' or 'grammar', got {json_decoding!r}")
+        engine = _Engine(self.gguf_path, n_ctx, n_threads, verbose, warm_prefix, json_decoding)
         if share_key is None:
             self._engine = engine
         else:  # backends of one role (same key, same model settings) share one Llama and its warm prefix

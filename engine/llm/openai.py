@@ -12,20 +12,29 @@ no object, in no repr and in no file.
 """
 
 import asyncio
+import functools
 import logging
 import os
 import random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
-from engine.llm import BackendError, ChatResult, Message, Usage
+from engine.llm import AdapterUnsupported, BackendError, ChatResult, Message, Usage, adapter_id
 
 log = logging.getLogger(__name__)
 
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # httpx builds (and loads the CA bundle into) a new context per client: ~50 ms blocking the event
+    # loop each time, once per role per run. One context serves every client of the process.
+    return httpx.create_ssl_context()
 
 
 class _Retryable(Exception):
@@ -70,8 +79,9 @@ class OpenAIBackend:
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  jitter: Callable[[float], float] = full_jitter,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 schema_format: Literal["json_schema", "json_object"] = "json_schema"):
+                 schema_format: Literal["json_schema", "json_object"] = "json_schema", serves_lora: bool = False):
         self.model = model
+        self.serves_lora = serves_lora  # a vLLM server started with --enable-lora and runtime LoRA updating
         self.schema_format = schema_format
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
@@ -97,7 +107,8 @@ class OpenAIBackend:
         if self._closed:
             raise BackendError(f"{self!r} is closed")
         if self._client is None:  # made lazily, so a backend can be built outside an event loop
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), transport=self._transport)
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s), transport=self._transport,
+                                             verify=_ssl_context())
         return self._client
 
     def _headers(self) -> dict[str, str]:
@@ -197,6 +208,27 @@ class OpenAIBackend:
         except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
             raise _Retryable(f"unexpected response body: {error}", response.status_code) from error
         return data
+
+    async def use_adapter(self, folder: Path) -> None:
+        """vLLM's runtime LoRA loading: POST {base_url}/load_lora_adapter, then address every request to
+        the adapter by its name. The server must run with --enable-lora (and --max-lora-rank at least the
+        adapter's r) and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, and must see `folder` at the same path."""
+        if not self.serves_lora:
+            raise AdapterUnsupported(f"{self.base_url} is not marked as serving LoRA adapters: for a vLLM server "
+                                     "started with --enable-lora, set serves_lora = true in its backend config")
+        name = f"propersim-lora-{adapter_id(folder)}"
+        body = {"lora_name": name, "lora_path": str(Path(folder).resolve())}
+        client = self._client_for_call()
+        try:
+            response = await client.post(f"{self.base_url}/load_lora_adapter", json=body, headers=self._headers())
+        except httpx.HTTPError as error:
+            raise BackendError(f"loading LoRA adapter {folder} into {self.base_url}: {type(error).__name__}: {error}") \
+                from error
+        already = response.status_code == 400 and "already" in response.text  # e.g. after a resume
+        if response.status_code >= 400 and not already:
+            raise BackendError(f"loading LoRA adapter {folder} into {self.base_url} failed: "
+                               f"HTTP {response.status_code}: {response.text[:300]}")
+        self.model = name
 
     async def aclose(self) -> None:
         self._closed = True

@@ -5,6 +5,7 @@ reach the backend as `enum`s in the JSON schema."""
 import asyncio
 import json
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -68,6 +69,18 @@ def validate(text: str, model_type: type[T]) -> tuple[T | None, str | None]:
         return None, describe_validation_error(error)
 
 
+_SCHEMAS: "weakref.WeakKeyDictionary[type[BaseModel], dict]" = weakref.WeakKeyDictionary()
+
+
+def json_schema_of(model_type: type[BaseModel]) -> dict:
+    """The model's JSON schema, made once per model class (pydantic rebuilds it on every call, a few ms
+    each, on every LLM call of every run). Shared: read it, never change it."""
+    schema = _SCHEMAS.get(model_type)
+    if schema is None:
+        schema = _SCHEMAS[model_type] = model_type.model_json_schema()
+    return schema
+
+
 def reask_messages(messages: list[Message], raw: str, error: str) -> list[Message]:
     return [*messages, {"role": "assistant", "content": raw},
             {"role": "user", "content": f"That answer is invalid: {error}. "
@@ -79,7 +92,7 @@ async def chat_structured(backend: Backend, messages: list[Message], model_type:
                           seed: int | None = None) -> list[Structured[T]]:
     """n answers of `model_type`. Each invalid completion gets ONE re-ask (n=1) that quotes the
     validation error; still invalid, or a BackendError, gives a failed Structured."""
-    schema = model_type.model_json_schema()
+    schema = json_schema_of(model_type)
     params = {"json_schema": schema, "temperature": temperature, "max_tokens": max_tokens, "seed": seed}
     try:
         result = await backend.chat(messages, n=n, **params)

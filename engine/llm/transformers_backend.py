@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.llm import BackendError, ChatResult, Message, MissingExtraError, Usage
+from engine.llm import BackendError, ChatResult, Message, MissingExtraError, Usage, adapter_id
 
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 SCHEMA_INSTRUCTION = "Answer with one JSON value only, no other text, valid against this JSON schema:\n{schema}"
@@ -59,9 +59,12 @@ class TransformersBackend:
         if not (path / gguf_file if gguf_file else path).exists():
             raise FileNotFoundError(f"model not found: {path / gguf_file if gguf_file else path}")
         self.path, self.gguf_file = path, gguf_file
-        self.model = gguf_file or path.name
+        self.base_model = gguf_file or path.name
+        self.model = self.base_model  # "+lora-<hash>" while an adapter is served (use_adapter)
         self.device, self.dtype, self.max_new_tokens = device, dtype, max_new_tokens
         self._initial_adapter = Path(adapter) if adapter is not None else None
+        if self._initial_adapter is not None:
+            self.model = f"{self.base_model}+lora-{adapter_id(self._initial_adapter)}"
         self.adapter_path: Path | None = None  # the adapter being served, None = the base model
         self.active_adapter: str | None = None  # its peft name
         self._adapters_loaded = 0
@@ -101,6 +104,11 @@ class TransformersBackend:
         """Serve another LoRA adapter (the one just trained) without reloading the base: it is loaded
         under a new name and activated, then the previous one is deleted."""
         await self._run(self._swap_adapter, Path(path))
+
+    async def use_adapter(self, folder: Path | str) -> None:
+        """The Backend hook: hot-swap to `folder` and name the model after its weights."""
+        await self.load_adapter(folder)
+        self.model = f"{self.base_model}+lora-{adapter_id(folder)}"
 
     async def aclose(self) -> None:
         with self._lock:

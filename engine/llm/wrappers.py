@@ -8,9 +8,11 @@ import json
 import os
 import tempfile
 import time
+import weakref
+from collections.abc import Hashable
 from pathlib import Path
 
-from engine.llm import Backend, BackendError, ChatResult, Message, Usage
+from engine.llm import AdapterUnsupported, Backend, BackendError, ChatResult, Message, Usage
 from engine.llm.ledger import CallLedger, CallRecord
 
 
@@ -18,23 +20,66 @@ class _Wrapper:
     def __init__(self, backend: Backend):
         self.inner = backend
         self.name = backend.name
-        self.model = backend.model
+
+    @property
+    def model(self) -> str:  # follows the inner backend: serving an adapter changes it
+        return self.inner.model
+
+    async def use_adapter(self, folder: Path) -> None:
+        use = getattr(self.inner, "use_adapter", None)
+        if use is None:
+            raise AdapterUnsupported(unsupported_adapter_message(self.name))
+        await use(folder)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-class Limited(_Wrapper):
-    """At most `limit` calls in flight. Pass one `semaphore` to several backends to share a limit
-    (for example every role that talks to one server)."""
+def unsupported_adapter_message(backend: str) -> str:
+    if backend == "llama-cpp":
+        return ("the llama-cpp backend cannot serve a trained LoRA adapter: llama.cpp loads only GGUF adapters, "
+                "and converting a peft adapter needs llama.cpp's convert_lora_to_gguf.py from its source tree, "
+                "which llama-cpp-python does not ship. Serve the trained assistant with the transformers backend, "
+                "or with an openai backend on vLLM (--enable-lora, serves_lora = true)")
+    return f"the {backend} backend cannot serve a trained LoRA adapter; use the transformers backend or vLLM"
 
-    def __init__(self, backend: Backend, limit: int | None = None, *, semaphore: asyncio.Semaphore | None = None):
+
+# One semaphore per (key, limit) and event loop: an asyncio primitive must not be shared across
+# loops (each asyncio.run makes a new one), and a finished loop's semaphores go with it.
+_SHARED: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, asyncio.Semaphore]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def shared_semaphore(key: Hashable, limit: int) -> asyncio.Semaphore:
+    """The running loop's semaphore for (key, limit): one in-flight limit for this whole process."""
+    per_loop = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    semaphore = per_loop.get((key, limit))
+    if semaphore is None:
+        semaphore = per_loop[(key, limit)] = asyncio.Semaphore(limit)
+    return semaphore
+
+
+class Limited(_Wrapper):
+    """At most `limit` calls in flight. With a `key`, the limit is process-wide: every Limited with an
+    equal key and limit shares it, in any run (build_backend keys it by the backend config, so N runs
+    in one process send a server at most max_in_flight calls together). Or pass one `semaphore` to
+    several backends to share a limit among just those."""
+
+    def __init__(self, backend: Backend, limit: int | None = None, *, semaphore: asyncio.Semaphore | None = None,
+                 key: Hashable | None = None):
         super().__init__(backend)
         if (limit is None) == (semaphore is None):
             raise ValueError("Limited needs exactly one of limit or semaphore")
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        self.semaphore = semaphore or asyncio.Semaphore(limit or 1)
+        self.limit = limit
+        self.key = key
+        self._semaphore = semaphore or (asyncio.Semaphore(limit) if key is None else None)
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        # A keyed limit is looked up at call time: the backend may be built before its loop runs.
+        return self._semaphore if self.key is None else shared_semaphore(self.key, self.limit)
 
     async def chat(self, messages: list[Message], **params) -> ChatResult:
         async with self.semaphore:

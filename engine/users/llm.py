@@ -8,6 +8,7 @@ times, ending before they start or overlapping an earlier item are dropped. A pl
 user's plan of that day and is counted in `failed_plans`. Uncovered minutes are sleep.
 """
 
+import functools
 import re
 from typing import Annotated, Literal
 
@@ -37,6 +38,7 @@ class LLMUserOptions(BaseModel):
     max_tokens: Annotated[int, Field(ge=32, le=8192)] = 1200
 
 
+@functools.cache  # one class shared by every user: its JSON schema is then made once
 def plan_model() -> type[BaseModel]:
     """The schema of a day's plan, with the house's rooms and objects as closed vocabularies."""
     rooms = load_house().rooms

@@ -78,7 +78,7 @@ def load_base(source: ModelSource, config: LLMTrainingConfig,
 
     device = resolve_device(device)
     kwargs = source.pretrained_kwargs()
-    if config.quantization == "nf4":
+    if config.use_nf4():
         if source.gguf_file:
             raise ValueError(f"transformers cannot 4-bit quantize a GGUF ({source.label}) on load; "
                              "convert it once with training.llm.model_source.dense_copy(source, folder)")

@@ -17,11 +17,6 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def _default_quantization() -> str:
-    # The reference trains a 4-bit base; on a CPU-only box full precision is the faster default.
-    return "nf4" if cuda_available() else "none"
-
-
 class LLMTrainingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,7 +33,9 @@ class LLMTrainingConfig(BaseModel):
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: tuple[str, ...] = TARGET_MODULES
-    quantization: Literal["none", "nf4"] = Field(default_factory=_default_quantization)
+    # auto: nf4 with a GPU (the reference trains a 4-bit base), full precision on a CPU, where it is
+    # faster; resolved when training starts, so reading a config never imports torch.
+    quantization: Literal["auto", "none", "nf4"] = "auto"
     double_quant: bool = True
     compute_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     # "base": reference log-probs from the base model (adapter disabled) every day;
@@ -53,6 +50,9 @@ class LLMTrainingConfig(BaseModel):
         if not self.target_modules:
             raise ValueError("target_modules must name at least one module")
         return self
+
+    def use_nf4(self) -> bool:
+        return self.quantization == "nf4" or (self.quantization == "auto" and cuda_available())
 
     def use_bf16(self) -> bool:
         if self.bf16 != "auto":

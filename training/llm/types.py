@@ -11,13 +11,16 @@ class ChatPair:
 
     `prompt` is the message list exactly as the assistant saw it when it sampled the two
     candidates; `chosen` / `rejected` are the assistant replies' text. `weight` > 1 marks a
-    pair that should count more (human labels); DPO here realizes it as repetition.
+    pair that should count more (human labels); DPO here realizes it as repetition. `day` and
+    `source` ("simulated" or "human") are what the replay buffer samples by.
     """
 
     prompt: tuple[Message, ...]
     chosen: str
     rejected: str
     weight: float = 1.0
+    day: int = 0
+    source: str = "simulated"
 
     def __post_init__(self) -> None:
         if not self.prompt:

