@@ -3,7 +3,7 @@
 after a fixed 100 ms. All three roles are on the model: the `llm` user, the `llm` judge (combined
 mode) and `llm-properassistant`.
 
-    python bench/llm_concurrency.py [--quick] [--repeats 3]
+    python bench/llm_concurrency.py [--quick] [--repeats 3]     # about 2 minutes; --quick about 30 s
 
 With calls that take 100 ms and no CPU to speak of, 32 personas should step nearly 32 times as fast
 as one: the target is rate(32) >= 0.8 x 32 x rate(1). Falling short means the product serialises
@@ -19,8 +19,9 @@ The fake server (tests/llm_servers.py) runs in a separate process, so its thread
 for this process's GIL, and keeps connections alive as real servers do; it reports the peak number
 of requests it had in flight (a request counts until its handler returns, just after the answer
 went out, so the peak can read N + 1). Also reported, to tell where time goes: this process's CPU
-per step (the event loop is single-threaded: at 32 personas it is the bottleneck) and the load
-average, since other processes on a small machine slow the loop down too.
+per step (one event loop runs every persona: 32 answers that arrive together queue for it, so CPU
+per call sets the ratio) and the load average, since other processes on a small machine slow that
+loop down too.
 """
 
 import argparse

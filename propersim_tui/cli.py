@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="batch: folder for the runs (default saves/<timestamp>)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="batch: run up to N personas at once, in separate processes (default 1)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="batch: check the runs and estimate each LLM role's calls and prompt tokens "
+                             "(one simulated day with stand-in answers, times --days); calls no model, writes nothing")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="batch: continue a recorded run from its last complete day")
     parser.add_argument("--human-weight", type=float, default=None, metavar="W",
@@ -79,7 +82,8 @@ def add_backend_arguments(llm) -> None:
                      help="the backend of the LLM roles: an OpenAI-compatible server (vLLM, SGLang, llama.cpp, "
                           "Ollama, a hosted API), a GGUF in-process, or a Hugging Face model in-process")
     llm.add_argument("--base-url", metavar="URL", help="openai: the server, e.g. http://127.0.0.1:8000/v1")
-    llm.add_argument("--model", metavar="NAME", help="the model name (openai, transformers) or a .gguf path (llama-cpp)")
+    llm.add_argument("--model", metavar="NAME", help="the model name (openai), a model folder or .gguf file (transformers; 'smollm2' is the "
+                          "bundled one), or a .gguf path (llama-cpp)")
     llm.add_argument("--api-key-env", metavar="VAR",
                      help="openai: the NAME of the environment variable holding the API key (never the key)")
 
@@ -176,6 +180,9 @@ def _main(argv: list[str]) -> int:
         if args.jobs < 1:
             parser.error("--jobs must be at least 1")
         configs = [run_config(args, options, persona) for persona in personas]
+        if args.dry_run:
+            from propersim_tui.dry_run import dry_run
+            return dry_run(configs, console)
         return run_batch(configs, out, console, jobs=args.jobs)
     from propersim_tui.app import launch
     persona = args.persona or (None if args.config else DEFAULT_PERSONA)

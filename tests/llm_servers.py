@@ -39,6 +39,7 @@ class FakeOpenAIServer:
         self.usage = usage
         self.keep_alive = keep_alive
         self.requests: list[dict[str, Any]] = []  # {"path", "headers", "body", "fault"}
+        self.loras: dict[str, str] = {}  # LoRA adapters loaded at run time: name -> path
         self.in_flight = 0
         self.max_in_flight = 0
         self._answered = 0
@@ -111,6 +112,17 @@ class FakeOpenAIServer:
             return None
         return _send(handler, 200, payload)
 
+    def _load_lora(self, handler: BaseHTTPRequestHandler) -> None:
+        """Like vLLM with --enable-lora: records the adapter, then answers requests addressed to it."""
+        body = json.loads(handler.rfile.read(int(handler.headers.get("Content-Length") or 0)) or b"{}")
+        with self._lock:
+            self.requests.append({"path": handler.path, "headers": dict(handler.headers), "body": body, "fault": None})
+            known = body.get("lora_name") in self.loras
+            self.loras[body.get("lora_name")] = body.get("lora_path")
+        if known:
+            return _send(handler, 400, b'{"error": {"message": "The lora adapter is already loaded."}}')
+        return _send(handler, 200, b"Success: LoRA adapter loaded.")
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -119,6 +131,9 @@ class FakeOpenAIServer:
             disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall between them
 
             def do_POST(self) -> None:
+                if self.path.rstrip("/") == "/v1/load_lora_adapter":  # vLLM's runtime LoRA loading
+                    server._load_lora(self)
+                    return
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self.close_connection = True  # its body is left unread
                     _send(self, 404, b'{"error": "not found"}')

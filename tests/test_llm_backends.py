@@ -449,3 +449,47 @@ def test_llama_cpp_without_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
     with pytest.raises(MissingExtraError, match=r"pip install -e '\.\[llm\]'"):
         LlamaCppBackend(tmp_path / "model.gguf")
+
+
+def _fake_adapter(folder: Path, content: bytes) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "adapter_model.safetensors").write_bytes(content)
+    return folder
+
+
+def test_vllm_lora_loading_renames_the_model_for_calls_cache_and_ledger(tmp_path):
+    """A trained adapter goes to a vLLM server through /v1/load_lora_adapter; later calls address it by
+    a name made from its weights, which the ledger records and the response cache keys on."""
+    ledger = CallLedger(tmp_path / "run")
+    config = BackendConfig(kind="openai", model="base", serves_lora=True, cache=True)
+    with FakeOpenAIServer(answers=lambda body, i: body["model"]) as server:
+        backend = build_backend(config.model_copy(update={"base_url": server.base_url}), "assistant",
+                                ledger=ledger, cache_dir=tmp_path / "cache")
+
+        async def scenario() -> list[str]:
+            said = [(await backend.chat([{"role": "user", "content": "hi"}])).texts[0]]
+            await backend.use_adapter(_fake_adapter(tmp_path / "day-00", b"one"))
+            said.append((await backend.chat([{"role": "user", "content": "hi"}])).texts[0])
+            await backend.use_adapter(_fake_adapter(tmp_path / "day-01", b"two"))
+            said.append((await backend.chat([{"role": "user", "content": "hi"}])).texts[0])
+            await backend.use_adapter(tmp_path / "day-01")  # again, as after a resume: "already loaded" is fine
+            await backend.aclose()
+            return said
+
+        said = asyncio.run(scenario())
+    assert said[0] == "base" and said[1].startswith("propersim-lora-") and said[2] != said[1]
+    assert server.loras == {said[1]: str((tmp_path / "day-00").resolve()), said[2]: str((tmp_path / "day-01").resolve())}
+    calls = [json.loads(line) for line in (tmp_path / "run" / "calls.jsonl").read_text().splitlines()]
+    assert [c["model"] for c in calls] == said and not any(c["cached"] for c in calls)
+
+
+def test_serving_an_adapter_where_the_backend_cannot_says_what_can(tmp_path):
+    from engine.llm import AdapterUnsupported
+
+    adapter = _fake_adapter(tmp_path / "a", b"x")
+    plain = build_backend(BackendConfig(kind="openai", model="m"), "assistant", ledger=CallLedger(None))
+    fake = build_backend(BackendConfig(kind="fake"), "assistant", ledger=CallLedger(None))
+    with pytest.raises(AdapterUnsupported, match="serves_lora = true"):
+        asyncio.run(plain.use_adapter(adapter))
+    with pytest.raises(AdapterUnsupported, match="transformers backend or vLLM"):
+        asyncio.run(fake.use_adapter(adapter))

@@ -59,3 +59,27 @@ def test_a_cached_backend_answers_a_rerun_from_the_cache(tmp_path):
     calls = [json.loads(line) for line in
              (tmp_path / "second" / f"{REFERENCE_PERSONA}__llm-no-memory__s0" / "calls.jsonl").read_text().splitlines()]
     assert calls and all(c["cached"] for c in calls) and served == len(calls)  # the rerun asked the server nothing
+
+
+def test_dry_run_estimates_each_roles_calls_and_tokens_without_a_model_or_a_file(tmp_path):
+    out = tmp_path / "out"
+    with FakeOpenAIServer(role_answer) as server:
+        result = _run("--batch", "--dry-run", "--backend", "openai", "--base-url", server.base_url, "--model", "big",
+                      "--personas", REFERENCE_PERSONA, "--assistant", "properassistant", "--days", "3",
+                      "--option", "dpo.beta=0.2", "--out", str(out))
+        assert server.requests == []  # nothing was spent
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not out.exists()
+    rows = {line.split("│")[2].strip(): [c.strip().replace(",", "") for c in line.split("│")[3:7]]
+            for line in result.stdout.splitlines() if line.startswith("│")}
+    assert set(rows) == {"user", "judge", "assistant"}
+    assert rows["user"][0] == "1" and rows["user"][2] == "3"  # one plan a day, three days
+    per_day = int(rows["assistant"][0])
+    assert per_day > 300 and rows["judge"][0] == str(per_day) and int(rows["assistant"][2]) == 3 * per_day
+    assert "openai big" in result.stdout and "Nothing was written" in result.stdout
+
+
+def test_dry_run_checks_the_runs_like_a_real_batch():
+    result = _run("--batch", "--dry-run", "--backend", "llama-cpp", "--personas", REFERENCE_PERSONA,
+                  "--assistant", "properassistant", "--option", "train=dpo")
+    assert result.returncode == 2 and "convert_lora_to_gguf" in result.stderr and "Traceback" not in result.stderr

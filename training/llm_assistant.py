@@ -109,13 +109,14 @@ def check(config, options: LLMAssistantOptions) -> None:
 
 
 def _training_source(config, options: LLMAssistantOptions):
+    from engine.llm.config import model_path
     from training.llm.model_source import ModelSource
 
     backend = config.backends.get("assistant") or config.backends.get("default")
-    path = options.base_model or backend.model
     try:
+        path = model_path(options.base_model or backend.model)
         return ModelSource(path=Path(path).expanduser())
-    except ValueError as error:
+    except (ValueError, ImportError) as error:  # ImportError: the bundled model is not installed
         raise RunError(f"{config.assistant}: the model to train: {error}") from None
 
 

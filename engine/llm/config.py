@@ -25,10 +25,18 @@ def smollm2_path() -> Path:
     return path
 
 
+BUNDLED_MODEL = "smollm2"  # a model name that means the bundled SmolLM2 GGUF (transformers loads it too)
+
+
+def model_path(model: str) -> str:
+    """A transformers backend's model as a path: the bundled SmolLM2 for "smollm2", else as given."""
+    return str(smollm2_path()) if model == BUNDLED_MODEL else model
+
+
 class BackendConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["openai", "llama-cpp", "transformers", "fake"] = "fake"
+    kind: Literal["openai", "llama-cpp", "transformers", "fake", "dry"] = "fake"  # dry: --dry-run's, no model
     model: str = ""  # required for openai/transformers; llama-cpp defaults to the GGUF's file name
     base_url: str = "http://127.0.0.1:8080/v1"
     # The NAME of the variable that holds the key; a key itself would fail the pattern.
@@ -99,6 +107,9 @@ def _make(config: BackendConfig, role: str) -> Backend:
         except ImportError as error:
             raise MissingExtraError(f"the transformers backend needs the [train] extra: pip install -e '.[train]' "
                                     f"({error})") from error
-        return TransformersBackend(model=config.model)
+        return TransformersBackend(model=model_path(config.model))
+    if config.kind == "dry":
+        from engine.llm.dry import DryBackend
+        return DryBackend(config.model or "dry")
     from engine.llm.fake import FakeBackend
     return FakeBackend(model=config.model or "fake")
