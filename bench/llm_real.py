@@ -114,13 +114,13 @@ async def replay(calls: list, threads: int, warm: bool) -> list[tuple]:
 async def drive(config: RunConfig, steps: int, folder: Path, calls: list | None = None) -> dict:
     """Load the models, then `steps` awake steps (over as many simulated days as the plans need)."""
     sim = new_run(config, folder)
-    if calls is not None:
-        record_calls(sim, calls)
     stamps: list[tuple[float, int, int]] = []  # (time, day, step) per awake step
     sim.subscribe(lambda e: stamps.append((time.perf_counter(), e.record.day, e.record.step))
                   if isinstance(e, StepRecorded) else None)
     try:
         load_s = await load_models(sim)
+        if calls is not None:
+            record_calls(sim, calls)
         started = time.perf_counter()
         while len(stamps) < steps and await sim.step() is not None:
             pass

@@ -21,10 +21,8 @@ from engine.events import (
     TrainingProgress,
     TrainingStarted,
 )
-from propersim_tui.dialogs import (
-    ActivityDialog,
-    HelpScreen,
-)
+from propersim_tui.calls_view import LedgerCalls
+from propersim_tui.dialogs import ActivityDialog, HelpScreen
 from propersim_tui.driver import SPEEDS, EngineDriver, speed_label
 from propersim_tui.replay import Replay
 from propersim_tui.replay_controls import ReplayControls
@@ -50,6 +48,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
     #right { width: 1fr; }
     Timeline { height: 1fr; border: round $primary; }
     #detail-scroll { height: 11; border: round $primary; }
+    .-detail-open #detail-scroll { height: 2fr; }
     """
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause/Resume"),
@@ -87,6 +86,8 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.steps: list[dict] = []  # every step seen in this run
         self.today: list[dict] = []
         self.daily_means: list[float] = []
+        self.first_steps: dict[int, int] = {}  # day -> its first step seen (where the day plan shows)
+        self.calls = None  # the run's LLM calls for the detail pane (calls_view)
         self.replay_playing = False
         self.key_latencies: list[float] = []  # seconds from a control key to its on-screen change
         self._replay_clock = 0.0
@@ -150,7 +151,8 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.driver = EngineDriver(config, self.saves)
         self.config = config
         self.mode = "simulated"
-        self.steps, self.today, self.daily_means = [], [], []
+        self.steps, self.today, self.daily_means, self.first_steps = [], [], [], {}
+        self.calls = LedgerCalls(self.driver.sim.backends.ledger) if self.driver.sim.backends else None
         self.timeline.reset([])
         self.driver.paused = not self.autostart
         self.run_worker(self.driver.run(), exclusive=True, group="engine", name="engine")
@@ -181,6 +183,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
                 step = event.record.to_json()
                 self.steps.append(step)
                 fresh.append(step)
+                self.first_steps.setdefault(step["day"], step["step"])
                 if self.today and self.today[-1]["day"] != step["day"]:
                     self.today = []
                 self.today.append(step)
@@ -228,7 +231,12 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
             low, high = persona.preferences.per_day
             self.scores.show(self.today, self.daily_means, (low / hours, high / hours), self._criteria(),
                              self._config().step_seconds)
-        self.detail.show(self.timeline.selected_step())
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        step = self.timeline.selected_step()
+        first_steps = self.replay.first_steps if self.replay is not None else self.first_steps
+        self.detail.show(step, self.calls, step is not None and first_steps.get(step["day"]) == step["step"])
 
     def _persona(self):
         if self.replay is not None:
@@ -334,7 +342,11 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.notify("Showing only recommendations" if timeline.only_recommendations else "Showing every step")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.detail.show(self.timeline.selected_step())
+        self._show_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: the detail pane grows (prompts are long) or shrinks back."""
+        self.toggle_class("-detail-open")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

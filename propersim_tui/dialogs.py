@@ -270,6 +270,7 @@ KEYS_HELP = """\
   o       open a saved run          p   new run (persona & assistant)
   ?       this help                 q   quit (asks to save)
   ↑/↓     select a timeline row: its candidates, reasons and recalled memories show below
+          (and, with LLM roles, each call's exact prompt and answer); Enter enlarges that pane
 
 [b]Human takeover[/b]
   With takeover on, the run pauses at every delivered recommendation. Toggle the

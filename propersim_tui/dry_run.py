@@ -2,8 +2,9 @@
 
 Every run is planned and checked as for real; then its first day is simulated in memory with each LLM
 role on the dry backend (engine/llm/dry.py: real prompts, stand-in answers, no model) and the calls and
-prompt tokens per role are scaled to the run's days. Nothing is written. Memory grows over the days and
-a real model's answers (re-asks, longer plans) add some, so read the totals as a floor, not a ceiling.
+prompt tokens per role are scaled to the run's days. Nothing is written. The stand-in assistant offers a
+recommendation at every step, which asks the judge at every step; memory growing over the days and a real
+model's re-asks (longer plans, invalid answers) are not in the estimate.
 """
 
 import asyncio
@@ -58,6 +59,8 @@ def dry_run(configs: list[RunConfig], console: Console) -> int:
         return 0
     console.print(table)
     console.print("Models: " + "; ".join(f"{role} on {model}" for role, model in models.items()))
-    console.print(f"In all: about {calls:,} calls and {tokens:,} prompt tokens (a floor: memory grows over "
-                  "the days, and a real model's re-asks add calls). Nothing was written.")
+    console.print(f"In all: about {calls:,} calls and {tokens:,} prompt tokens. The stand-in assistant offers "
+                  "a recommendation at every step, so the judge is counted at every step (an assistant that stays "
+                  "quiet more is judged less); memory growing over the days and a real model's re-asks are not "
+                  "counted. Nothing was written.")
     return 0

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 from engine.errors import RunError
+from engine.llm.ledger import CallLedger
 from engine.persona import load_persona
 from engine.store import RunStore, read_jsonl
+from propersim_tui.calls_view import CallsFile
 
 
 class Replay:
@@ -17,6 +19,8 @@ class Replay:
         if not self.steps:
             raise RunError(f"{self.run_dir} has no recorded steps yet")
         self.days = sorted({s["day"] for s in self.steps})
+        self.first_steps = {s["day"]: s["step"] for s in reversed(self.steps)}  # where each day plan shows
+        self.calls = CallsFile(self.run_dir / CallLedger.FILENAME)  # indexed on the first look, read per step
         self.cursor = 0
 
     @property

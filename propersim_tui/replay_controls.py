@@ -14,6 +14,7 @@ class ReplayControls:
     def _start_replay(self, path: Path, replay: Replay | None = None) -> None:
         self.replay = replay or Replay(path)
         self.config = None
+        self.calls = self.replay.calls
         self.mode = "replay"
         self.replay_playing = False
         self._show_replay_day()

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Sparkline, Static
 from engine.house import load_house
 from engine.metrics import step_metrics
 from engine.vocab import BIG_FIVE
+from propersim_tui.calls_view import calls_text
 from propersim_tui.view import CRITERIA_SHORT, floor_plan, is_recommendation, step_detail, timeline_cells
 
 MAX_ROWS = 1000  # rows kept in the timeline widget; everything stays in memory and on disk
@@ -181,6 +182,23 @@ class Timeline(DataTable):
 
 
 class DetailPanel(Static):
-    def show(self, step: dict | None) -> None:
-        self.update(step_detail(step) if step else Text("Select a row to see both candidates, the judge's reasons "
-                                                        "and the memories the assistant recalled.", style="dim"))
+    """The selected step; with LLM roles, also each call made for it (see calls_view)."""
+
+    _shown: tuple | None = None
+
+    def show(self, step: dict | None, calls=None, first_of_day: bool = False) -> None:
+        """`calls`: a CallsFile or LedgerCalls, or None. The same step again is not re-rendered:
+        the live view asks on every tick."""
+        shown = (step, calls, first_of_day)
+        if self._shown is not None and all(a is b for a, b in zip(shown, self._shown)):
+            return
+        self._shown = shown
+        if not step:
+            self.update(Text("Select a row to see both candidates, the judge's reasons "
+                             "and the memories the assistant recalled.", style="dim"))
+            return
+        text = step_detail(step)
+        if calls is not None:
+            plan = calls.calls_at(step["day"], None) if first_of_day else []
+            text.append_text(calls_text(calls.calls_at(step["day"], step["step"]), plan))
+        self.update(text)

@@ -217,6 +217,32 @@ def test_judge_reference_asks_frequency_twice_and_needs_both():
     assert rating.criteria == {"preference": True, "timing": True, "frequency": False, "communication": True}
 
 
+def test_judge_reuses_a_quiet_verdict_only_while_the_moment_is_unchanged():
+    backend = FakeBackend(script)
+    judge = LLMJudge(backend, persona(), 0, quiet_reuse=2)
+    rec = Candidate(None, "Take a short walk.", "fitness", "gentle")
+
+    def step(minute, candidates, text="Work at the laptop", deliver=1):
+        obs = _obs(minute, text)
+        ratings = asyncio.run(judge.rate(obs, candidates))
+        judge.record(obs, candidates[deliver], ratings[deliver])
+        return ratings
+
+    first = step(540, [ABSTAIN, ABSTAIN])
+    again = [step(541 + i, [ABSTAIN, ABSTAIN]) for i in (1, 2)]
+    assert len(backend.calls) == 1 and judge.reused_verdicts == 2  # the same activity, nothing said since
+    assert all(r.criteria == first[0].criteria and r.reason.startswith("(as at the step before") for r, _ in again)
+    step(550, [ABSTAIN, ABSTAIN])
+    assert len(backend.calls) == 2  # at most quiet_reuse in a row, then it asks again
+    step(552, [ABSTAIN, ABSTAIN], text="Lunch")
+    assert len(backend.calls) == 3  # a new moment
+    step(555, [ABSTAIN, rec], text="Lunch")
+    step(557, [ABSTAIN, ABSTAIN], text="Lunch")
+    assert len(backend.calls) == 5  # a recommendation was delivered in between: not the same moment
+    reference = LLMJudge(FakeBackend(script), persona(), 0, mode="reference", quiet_reuse=2)
+    assert reference.quiet_reuse == 0  # the reference mode asks every step, as the paper's code does
+
+
 def test_judge_invalid_answer_is_a_failed_rating_never_a_score():
     judge = LLMJudge(FakeBackend(["garbage"]), persona(), 0)
     ratings = asyncio.run(judge.rate(_obs(), [ABSTAIN, Candidate(None, "Hi.", "music", "warm")]))
@@ -321,7 +347,8 @@ def test_a_full_hour_with_three_llm_roles_and_one_ledger(tmp_path, scripted):
     assert records[0].observation.activity.text == "Morning shower"
     lines = (tmp_path / "run" / "calls.jsonl").read_text().splitlines()
     roles = {json.loads(line)["role"] for line in lines}
-    assert roles == {"user", "judge", "assistant"} and len(lines) == 1 + 2 * 24  # a plan, then one call each per step
+    quiet_reused = sim.judge.reused_verdicts  # quiet steps at an unchanged moment: the judge's verdict stands
+    assert roles == {"user", "judge", "assistant"} and len(lines) == 1 + 2 * 24 - quiet_reused  # a plan, a call each
     asyncio.run(sim.aclose())
     assert all(backend.closed for backend in scripted)
     offline = new_run(RunConfig.model_validate({"persona": PERSONA, "assistant": "random", "days": 1}),

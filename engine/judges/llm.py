@@ -23,12 +23,13 @@ from engine.llm.structured import Structured, chat_structured
 from engine.persona import Persona
 from engine.prompts import template
 from engine.seeding import ROLE_JUDGE, stable_hash
-from engine.types import Candidate, Observation, Rating, failed_rating
+from engine.types import Activity, Candidate, Observation, Rating, failed_rating
 from engine.vocab import CRITERIA, DEFAULT_CRITERIA, OPTIONAL_CRITERIA
 
 Reason = Annotated[str, Field(max_length=200)]
 NOVELTY_TEXT = "I don't want to hear about the same topic again and again."
 RECENT_KEPT = 4
+_REUSED = "(as at the step before: nothing changed) "
 
 
 class LLMJudgeOptions(BaseModel):
@@ -37,6 +38,10 @@ class LLMJudgeOptions(BaseModel):
     mode: Literal["combined", "reference"] = "combined"
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.2
     max_tokens: Annotated[int, Field(ge=16, le=2048)] = 256
+    # combined mode: a step where every candidate stays quiet, at an unchanged moment (the same activity,
+    # nothing delivered since the last quiet verdict), reuses that verdict for at most this many steps
+    # in a row, then asks again (time since the last recommendation matters). 0: ask at every step.
+    quiet_reuse: Annotated[int, Field(ge=0, le=48)] = 5
 
 
 class Check(BaseModel):
@@ -122,7 +127,7 @@ class LLMJudge:
     can_fail = True
 
     def __init__(self, backend: Backend, persona: Persona, seed: int, criteria: tuple[str, ...] = DEFAULT_CRITERIA,
-                 mode: str = "combined", temperature: float = 0.2, max_tokens: int = 256):
+                 mode: str = "combined", temperature: float = 0.2, max_tokens: int = 256, quiet_reuse: int = 0):
         unknown = set(criteria) - set(DEFAULT_CRITERIA) - set(OPTIONAL_CRITERIA)
         if unknown:
             raise ValueError(f"unknown rubric criteria: {', '.join(sorted(unknown))}")
@@ -135,6 +140,9 @@ class LLMJudge:
         self.failed_ratings = 0
         self.memory = DayMemory()
         self.day = 0
+        self.quiet_reuse = quiet_reuse if mode == "combined" else 0  # reference mode asks, as the paper does
+        self._quiet: tuple[Activity, Rating, int] | None = None  # the moment, its quiet verdict, reuses since
+        self.reused_verdicts = 0
         rubric = "\n".join(f"- {CRITERIA[c][1]}: " + (getattr(persona.rubric, c) if c in DEFAULT_CRITERIA
                                                         else NOVELTY_TEXT) for c in self.criteria)
         intro = template("judge_system" if mode == "combined" else "judge_reference")
@@ -146,9 +154,22 @@ class LLMJudge:
     async def start_day(self, day: int) -> None:
         self.day = day
         self.memory = DayMemory()
+        self._quiet = None
 
     def record(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
         self.memory.see(obs, delivered, rating)
+        if delivered.is_recommendation:
+            self._quiet = None  # the moment changed: something was said
+
+    def _reused_quiet(self, obs: Observation, candidates: Sequence[Candidate]) -> Rating | None:
+        if self._quiet is None or any(c.is_recommendation for c in candidates):
+            return None
+        moment, rating, reuses = self._quiet
+        if moment != obs.activity or reuses >= self.quiet_reuse:
+            return None
+        self._quiet = (moment, rating, reuses + 1)
+        self.reused_verdicts += 1
+        return Rating(rating.criteria, _REUSED + rating.reason.removeprefix(_REUSED), rating.missed_opportunity)
 
     def _situation(self, obs: Observation) -> str:
         a = obs.activity
@@ -158,11 +179,18 @@ class LLMJudge:
         return stable_hash(":".join(map(str, (self.seed, ROLE_JUDGE, obs.day, obs.step, *extra))))
 
     async def rate(self, obs: Observation, candidates: Sequence[Candidate]) -> list[Rating]:
+        if self.quiet_reuse:
+            reused = self._reused_quiet(obs, candidates)
+            if reused is not None:
+                return [reused] * len(candidates)
         distinct = list(dict.fromkeys(candidates))
         if self.mode == "combined":
             ratings = await self._combined(obs, distinct)
         else:
             ratings = list(await asyncio.gather(*(self._reference(obs, c, i) for i, c in enumerate(distinct))))
+        if self.quiet_reuse:
+            quiet = next((r for c, r in zip(distinct, ratings) if not c.is_recommendation and not r.failed), None)
+            self._quiet = (obs.activity, quiet, 0) if quiet is not None else None
         by_candidate = dict(zip(distinct, ratings))
         out = [by_candidate[c] for c in candidates]
         self.failed_ratings += sum(r.failed for r in ratings)
@@ -221,4 +249,4 @@ class LLMJudge:
 
 def build(ctx, options: LLMJudgeOptions) -> LLMJudge:
     return LLMJudge(ctx.backend("judge"), ctx.persona, ctx.config.seed, ctx.config.judge.criteria,
-                    options.mode, options.temperature, options.max_tokens)
+                    options.mode, options.temperature, options.max_tokens, options.quiet_reuse)

@@ -32,11 +32,11 @@ def schema_sample(schema: dict, defs: dict | None = None) -> Any:
     if kind == "array":
         return [schema_sample(schema.get("items", {}), defs) for _ in range(max(1, schema.get("minItems", 1)))]
     if kind == "string":
-        return "x" * schema.get("minLength", 0)
+        return "x" * max(1, schema.get("minLength", 0))  # not blank: a blank recommendation is No Recommendation
     if kind in ("integer", "number"):
         return schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
     if kind == "boolean":
-        return False
+        return True  # an assistant that always offers something: the judge is asked at every step
     return None
 
 

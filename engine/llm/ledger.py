@@ -77,10 +77,16 @@ class CallLedger:
                 with self.path.open("a", encoding="utf-8") as file:
                     file.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
 
-    def calls_at(self, day: int, step: int) -> list[tuple[CallRecord, list, list]]:
-        """The recent calls made for one step (the live app's detail pane)."""
+    def calls_at(self, day: int, step: int | None) -> list[tuple[CallRecord, list, list]] | None:
+        """The calls made for one step (the live app's detail pane), or None when some of them may
+        have fallen out of `recent`: read calls.jsonl then. A step's calls are made one after another,
+        so they are all kept unless the oldest kept call is one of them; step None (the day plan,
+        and any day-end call) is asked twice a day, so once anything fell out, only the file is sure."""
         with self._lock:
-            return [c for c in self.recent if c[0].day == day and c[0].step == step]
+            found = [c for c in self.recent if c[0].day == day and c[0].step == step]
+            if len(self.records) > len(self.recent) and (step is None or not found or found[0] is self.recent[0]):
+                return None
+            return found
 
     def totals(self) -> dict[str, RoleTotals]:
         """Per role, in the order roles first called."""

@@ -51,19 +51,20 @@ class _Engine:
         self.process: subprocess.Popen | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{path.stem}")
 
-    def complete(self, request: tuple) -> list[dict]:  # on the engine's thread
+    def complete(self, request: tuple) -> tuple[list[dict], dict]:  # on the engine's thread
+        """The request's completions, and what llama.cpp evaluated for them (token counts and ms)."""
         if self.process is None or self.process.poll() is not None:
             self._start()
         try:
             write_frame(self.process.stdin, request)
-            status, payload = read_frame(self.process.stdout)
+            status, payload, *perf = read_frame(self.process.stdout)
         except (EOFError, OSError):
             code = self.process.wait()
             self.process = None
             raise RuntimeError(f"the llama.cpp worker died (exit code {code}); it restarts on the next call") from None
         if status != "ok":
             raise RuntimeError(payload)
-        return payload
+        return payload, (perf[0] if perf else {})
 
     def _start(self) -> None:
         args = [sys.executable, "-m", "engine.llm.llama_worker", str(self.path), str(self.n_ctx), str(self.n_threads),
@@ -128,16 +129,17 @@ class LlamaCppBackend:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         # All n completions in one job: nothing of another call lands between them and the prefix stays warm.
-        responses = await loop.run_in_executor(self._engine.executor, self._complete_n, messages, n, json_schema,
-                                               temperature, max_tokens, seed)
+        responses, perf = await loop.run_in_executor(self._engine.executor, self._complete_n, messages, n,
+                                                     json_schema, temperature, max_tokens, seed)
         texts = tuple(r["choices"][0]["message"]["content"] or "" for r in responses)
         usage = Usage(sum(r["usage"]["prompt_tokens"] for r in responses),
                       sum(r["usage"]["completion_tokens"] for r in responses))
         return ChatResult(texts=texts, usage=usage, latency_s=time.perf_counter() - started, model=self.model,
-                          extra={"finish_reasons": [r["choices"][0].get("finish_reason") for r in responses]})
+                          extra={"finish_reasons": [r["choices"][0].get("finish_reason") for r in responses],
+                                 "llama_perf": perf})
 
     def _complete_n(self, messages: list[Message], n: int, json_schema: dict | None, temperature: float,
-                    max_tokens: int, seed: int | None) -> list[dict]:
+                    max_tokens: int, seed: int | None) -> tuple[list[dict], dict]:
         try:
             return self._engine.complete((messages, n, json_schema, temperature, max_tokens, seed))
         except Exception as error:  # a prompt past n_ctx, a bad grammar, ...: a failed call, not a crash
