@@ -30,6 +30,13 @@ def schema_messages(messages: list[Message], schema: dict) -> list[Message]:
     return [*messages, {"role": "user", "content": instruction}]
 
 
+def json_prefix(schema: dict) -> str:
+    """The answer's first characters, written for the model: `{"<first property>":`. Without grammar
+    constraints a small model often starts in prose; begun as JSON, it mostly goes on as JSON."""
+    properties = list(schema.get("properties", {})) if schema.get("type") == "object" else []
+    return f'{{"{properties[0]}":' if properties else ""
+
+
 def gguf_dense_kwargs(gguf_file: str) -> dict:
     """Unpack a GGUF to dense weights (as training did): LoRA adapters need plain Linear layers, and
     newer transformers would otherwise keep the blocks packed when `kernels` is installed."""
@@ -92,11 +99,12 @@ class TransformersBackend:
                    temperature: float = 0.7, max_tokens: int = 256, seed: int | None = None) -> ChatResult:
         if n < 1:
             raise BackendError(f"n must be >= 1, got {n}")
+        prefix = ""
         if json_schema is not None:
-            messages = schema_messages(messages, json_schema)
+            messages, prefix = schema_messages(messages, json_schema), json_prefix(json_schema)
         started = time.perf_counter()
         texts, usage, finish = await self._run(self._generate, messages, n, temperature,
-                                               min(max_tokens, self.max_new_tokens), seed)
+                                               min(max_tokens, self.max_new_tokens), seed, prefix)
         return ChatResult(texts=texts, usage=usage, latency_s=time.perf_counter() - started, model=self.model,
                           extra={"finish_reasons": finish, "adapter": str(self.adapter_path or "")})
 
@@ -171,14 +179,19 @@ class TransformersBackend:
         self.active_adapter, self.adapter_path = name, path
 
     def _generate(self, messages: list[Message], n: int, temperature: float, max_new_tokens: int,
-                  seed: int | None) -> tuple[tuple[str, ...], Usage, list[str]]:
+                  seed: int | None, prefix: str = "") -> tuple[tuple[str, ...], Usage, list[str]]:
+        """`prefix` is the start of the assistant's turn, continued by the model and part of each text."""
         self._ensure_loaded()
         try:
             import torch
 
             tokenizer = self._tokenizer
-            inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                   return_dict=True).to(self._lm.device)
+            turn = {"add_generation_prompt": True}
+            if prefix:
+                messages = [*messages, {"role": "assistant", "content": prefix}]
+                turn = {"continue_final_message": True}
+            inputs = tokenizer.apply_chat_template(messages, return_tensors="pt", return_dict=True,
+                                                   **turn).to(self._lm.device)
             prompt_len = inputs["input_ids"].shape[1]
             sample = temperature > 0
             if seed is not None:
@@ -193,7 +206,7 @@ class TransformersBackend:
         rows = [self._until_eos(row[prompt_len:].tolist()) for row in out]
         if not sample:  # greedy decoding gives one answer; n copies of it
             rows = rows * n
-        texts = tuple(tokenizer.decode(ids, skip_special_tokens=True).strip() for ids, _ in rows)
+        texts = tuple(prefix + tokenizer.decode(ids, skip_special_tokens=True).strip() for ids, _ in rows)
         usage = Usage(prompt_tokens=prompt_len, completion_tokens=sum(len(ids) for ids, _ in rows))
         return texts, usage, ["stop" if stopped else "length" for _, stopped in rows]
 
