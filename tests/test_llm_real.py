@@ -117,3 +117,35 @@ async def test_llama_cpp_server_rejects_the_standard_json_schema_form(llama_serv
             await backend.chat(ASK_MOOD, json_schema=Mood.model_json_schema(), max_tokens=4)
     finally:
         await backend.aclose()
+
+
+def test_one_hour_with_all_three_roles_through_the_llama_cpp_server(llama_server, tmp_path):
+    """The openai backend for user, judge and assistant against the real server running SmolLM2, for one
+    simulated hour (20-minute steps: 3 decisions, as in the in-process hour)."""
+    from engine.compose import new_run
+    from engine.config import RunConfig
+    from tests.conformance import PERSONA
+    from tests.test_llm_roles import drive_minutes
+
+    server = {"kind": "openai", "base_url": llama_server, "model": "smollm2", "schema_format": "json_object",
+              "timeout_s": 120, "max_in_flight": 1}
+    config = RunConfig.model_validate({
+        "persona": PERSONA, "assistant": "llm-ars-memory", "days": 1, "step_seconds": 1200,
+        "backends": {"default": server},
+        "user": {"kind": "llm", "options": {"max_tokens": 200, "temperature": 0.0}},
+        "judge": {"kind": "llm", "options": {"max_tokens": 120, "temperature": 0.0}},
+        "assistant_options": {"max_tokens": 48, "temperature": 0.7}})
+    sim = new_run(config, tmp_path / "run")
+
+    async def hour() -> list:
+        try:
+            return await drive_minutes(sim, 60)
+        finally:
+            await sim.aclose()  # on the loop its HTTP client was made on
+
+    records = asyncio.run(hour())
+    assert records and all(len(r.ratings) == 2 for r in records)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "calls.jsonl").read_text().splitlines()]
+    assert {line["role"] for line in lines} == {"user", "judge", "assistant"}
+    assert all(line["backend"] == "openai" for line in lines)
+    assert any(not line["failed"] for line in lines), f"the server answered no call: {lines[0]['error']}"
