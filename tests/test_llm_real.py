@@ -91,6 +91,39 @@ async def test_in_process_chat_structured(smol):
     assert not answer.failed and answer.value in (Mood(mood="happy"), Mood(mood="sad"))
 
 
+async def test_in_process_schema_decoder_answers_every_role_schema(smol):
+    """The worker writes the JSON's fixed parts and samples the values: valid answers of the
+    assistant's, judge's and user's schemas; too small a max_tokens ends as "length"."""
+    from engine.judges.llm import combined_model
+    from engine.users.llm import plan_model
+    from engine.vocab import DEFAULT_CRITERIA
+    from training.llm_assistant import Answer
+
+    for model in (Answer, combined_model(DEFAULT_CRITERIA, 2), plan_model()):
+        result = await smol.chat(ASK_MOOD, json_schema=model.model_json_schema(), n=2, temperature=0.8,
+                                 max_tokens=600, seed=4)
+        assert result.extra["finish_reasons"] == ["stop", "stop"]
+        for text in result.texts:
+            model.model_validate_json(text)
+    short = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), max_tokens=6, seed=1)
+    assert short.extra["finish_reasons"] == ["length"] and short.usage.completion_tokens <= 6
+
+
+async def test_warm_prefix_false_evaluates_every_prompt_whole():
+    system = {"role": "system", "content": "You answer in JSON. " * 30}
+    evaluated = {}
+    for warm in (True, False):
+        backend = LlamaCppBackend(smollm2_path(), n_ctx=1024, warm_prefix=warm)
+        try:
+            for clock in ("7:00", "7:15"):
+                result = await backend.chat([system, {"role": "user", "content": f"It is {clock}. Mood?"}],
+                                            json_schema=Mood.model_json_schema(), temperature=0.0, max_tokens=8)
+            evaluated[warm] = result.extra["llama_perf"]["batch_tokens"]
+        finally:
+            await backend.aclose()
+    assert evaluated[True] < 40 and evaluated[False] >= result.usage.prompt_tokens
+
+
 def test_factory_builds_llama_cpp_per_role():
     backend = build_backend(BackendConfig(kind="llama-cpp", n_ctx=1024), "user")
     assert backend.inner.share_key == "user" and backend.inner.gguf_path == smollm2_path()

@@ -26,7 +26,8 @@ from engine.seeding import ROLE_JUDGE, stable_hash
 from engine.types import Activity, Candidate, Observation, Rating, failed_rating
 from engine.vocab import CRITERIA, DEFAULT_CRITERIA, OPTIONAL_CRITERIA
 
-Reason = Annotated[str, Field(max_length=200)]
+# A short reason, one sentence: every character is decoded (SmolLM2 on a CPU writes ~40 tokens a second)
+Reason = Annotated[str, Field(max_length=120)]
 NOVELTY_TEXT = "I don't want to hear about the same topic again and again."
 RECENT_KEPT = 4
 _REUSED = "(as at the step before: nothing changed) "
