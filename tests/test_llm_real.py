@@ -93,7 +93,7 @@ async def test_in_process_chat_structured(smol):
 
 async def test_in_process_schema_decoder_answers_every_role_schema(smol):
     """The worker writes the JSON's fixed parts and samples the values: valid answers of the
-    assistant's, judge's and user's schemas; too small a max_tokens ends as "length"."""
+    assistant's, judge's and user's schemas, within max_tokens where the schema's shortest answer fits."""
     from engine.judges.llm import combined_model
     from engine.users.llm import plan_model
     from engine.vocab import DEFAULT_CRITERIA
@@ -105,6 +105,10 @@ async def test_in_process_schema_decoder_answers_every_role_schema(smol):
         assert result.extra["finish_reasons"] == ["stop", "stop"]
         for text in result.texts:
             model.model_validate_json(text)
+    # a tight budget ends the text early, so the answer is still whole; too tight a one cannot be
+    tight = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), n=2, max_tokens=32, seed=5)
+    assert tight.extra["finish_reasons"] == ["stop", "stop"] and tight.usage.completion_tokens <= 64
+    assert all(Answer.model_validate_json(text) for text in tight.texts)
     short = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), max_tokens=6, seed=1)
     assert short.extra["finish_reasons"] == ["length"] and short.usage.completion_tokens <= 6
 

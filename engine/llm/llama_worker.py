@@ -99,6 +99,21 @@ def _match_tail(tail: str, follow: str) -> int | None:
     return i
 
 
+def minimal(node: tuple) -> str:
+    """The JSON text a compiled schema node may need at the least, for the token budget of what
+    remains: strings and arrays at their shortest, an enum at its longest value (not yet chosen)."""
+    kind = node[0]
+    if kind == "bool":
+        return "false"
+    if kind == "enum":
+        return json.dumps(max(node[1], key=len))
+    if kind == "string":
+        return '"' + "a" * node[1] + '"'
+    if kind == "object":
+        return "{" + ", ".join(f"{json.dumps(key)}: {minimal(sub)}" for key, sub in node[1]) + "}"
+    return "[" + ", ".join([minimal(node[1])] * node[2]) + "]"
+
+
 class _Truncated(Exception):
     """The answer reached max_tokens."""
 
@@ -109,8 +124,11 @@ class SchemaDecoder:
     the answer valid. A string value is any text without quotes, backslashes or control
     characters, ended by a token that closes the quote (alone, or with the separator that
     follows it, such as `",`); an enum is one of its values as the tokenizer writes it; a
-    boolean is ` true` or ` false`. The prompt's KV prefix is reused like llama-cpp-python does,
-    and the n completions of one request share the prompt's evaluation."""
+    boolean is ` true` or ` false`. max_tokens is a budget for the whole answer: a string (or an
+    array) ends early when what the rest of the answer needs at least would not fit otherwise, so
+    the answer stays whole; only one whose shortest form does not fit ends as "length". The
+    prompt's KV prefix is reused like llama-cpp-python does, and the n completions of one request
+    share the prompt's evaluation."""
 
     def __init__(self, llama):
         import numpy as np
@@ -264,6 +282,10 @@ class _Run:
         self.out: list[str] = []
         self.pending = ""
 
+    def left(self) -> int:
+        """Tokens of max_tokens still free, the fixed text not yet tokenized counted."""
+        return self.max_tokens - self.completion_tokens - (len(self.d.tokenize(self.pending)) if self.pending else 0)
+
     def force(self, text: str) -> None:
         self.pending += text
         self.out.append(text)
@@ -290,8 +312,10 @@ class _Run:
         logits = self.d.logits(self.tokens)
         return self.d.sample(self.d.np.asarray(candidates, dtype=self.d.np.int64), logits, self.temperature, self.rng)
 
-    def value(self, node: tuple, follow: str, lead: str) -> int:
-        """Write one value; `follow` is the fixed text after it. Returns how much of `follow` it wrote."""
+    def value(self, node: tuple, follow: str, lead: str, reserve: int = 0) -> int:
+        """Write one value; `follow` is the fixed text after it, `reserve` the tokens that what comes
+        after it needs at least (a string ends early rather than leave the answer unfinished at
+        max_tokens). Returns how much of `follow` it wrote."""
         kind = node[0]
         if kind == "bool":
             options = [self.d.tokenize(lead + word) for word in ("true", "false")]
@@ -300,14 +324,14 @@ class _Run:
                 self.take(token)
             return 0
         if kind == "string":
-            return self.string(node[1], node[2], follow, lead)
+            return self.string(node[1], node[2], follow, lead, reserve)
         if kind == "enum":
             return self.enum(node[1], follow, lead)
         if kind == "object":
-            return self.object(node[1], follow, lead)
-        return self.array(node[1], node[2], node[3], lead)
+            return self.object(node[1], follow, lead, reserve)
+        return self.array(node[1], node[2], node[3], lead, reserve)
 
-    def string(self, low: int, high: int | None, follow: str, lead: str) -> int:
+    def string(self, low: int, high: int | None, follow: str, lead: str, reserve: int) -> int:
         np, d = self.d.np, self.d
         close_ids, close_len, covers = d.closers_for(follow)
         self.force(lead + '"')
@@ -315,7 +339,10 @@ class _Run:
         while True:
             room = 1 << 30 if high is None else high - count
             ends = close_ids[(close_len <= room) & (count + close_len >= low)]
-            body = d.body_ids[d.body_len <= room] if room < 1 << 20 else d.body_ids
+            if count >= low and self.left() < reserve + 3:  # one more token, the quote and the rest: no room
+                body = d.body_ids[:0]
+            else:
+                body = d.body_ids[d.body_len <= room] if room < 1 << 20 else d.body_ids
             candidates = np.concatenate([body, ends])
             if len(candidates) == 0:  # nothing fits: close the quote
                 self.force('"')
@@ -347,7 +374,7 @@ class _Run:
             else:  # a closing quote, perhaps with what follows it
                 return covers[token]
 
-    def object(self, props: list, follow: str, lead: str) -> int:
+    def object(self, props: list, follow: str, lead: str, reserve: int) -> int:
         if not props:
             self.force(lead + "{}")
             return 0
@@ -355,7 +382,8 @@ class _Run:
         for i, (_, child) in enumerate(props):
             last = i == len(props) - 1
             after = "}" + follow if last else ", " + json.dumps(props[i + 1][0]) + ":"
-            covered = self.value(child, after, " ")
+            rest = "".join(f", {json.dumps(key)}: {minimal(sub)}" for key, sub in props[i + 1:]) + "}"
+            covered = self.value(child, after, " ", reserve + len(self.d.tokenize(rest)))
             if not last:
                 self.force(after[covered:])
             elif covered == 0:
@@ -364,12 +392,13 @@ class _Run:
                 return covered - 1
         return 0
 
-    def array(self, item: tuple, low: int, high: int | None, lead: str) -> int:
+    def array(self, item: tuple, low: int, high: int | None, lead: str, reserve: int) -> int:
         self.force(lead + "[")
         close, comma = self.d.tokenize("]")[0], self.d.tokenize(",")[0]
+        one = len(self.d.tokenize(", " + minimal(item)))  # what one more item needs at least
         count = 0
         while True:
-            if high is not None and count >= high:
+            if (high is not None and count >= high) or (count >= low and self.left() < one + reserve + 2):
                 self.force("]")
                 return 0
             if count >= low:
@@ -382,7 +411,7 @@ class _Run:
                     self.take(comma)
             elif count:
                 self.force(",")
-            self.value(item, "", " " if count else "")
+            self.value(item, "", " " if count else "", reserve + 1 + one * max(0, low - count - 1))
             count += 1
 
     def _start(self, item: tuple) -> int:
