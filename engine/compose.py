@@ -261,8 +261,8 @@ def build_simulation(plan: RunPlan, store: RunStore | None, takeover: bool = Fal
     clock = SimClock(config.start_date, config.days, config.step_seconds)
     catalog = load_catalog()
     assistant_seed = _assistant_seed(config, plan.persona)
-    backends = BackendPool(config.backends, store.folder if store is not None else None)
     run_dir = store.folder if store is not None else None
+    backends = BackendPool(config.backends, run_dir)
     ctx = RoleContext("", config, plan.persona, clock, catalog, assistant_seed, backends=backends, run_dir=run_dir)
     user = USERS.get(config.user.kind).factory()(_named(ctx, config.user.kind), plan.user_options)
     judge = JUDGES.get(config.judge.kind).factory()(_named(ctx, config.judge.kind), plan.judge_options)

@@ -113,9 +113,12 @@ def rejudge_config(recorded: RunConfig, judge: dict, backends: dict[str, dict] |
         backends_raw |= raw.get("backends", {})
     options = judge_raw.get("options", {}) | (judge.get("options") or {})
     judge_raw |= {k: v for k, v in judge.items() if v is not None and k != "options"}
-    judge_raw["options"] = options
     if "kind" not in judge_raw:
         raise RunError("name the new judge: --judge NAME (or kind in the [judge] table of --config)")
+    if judge_raw["kind"] in JUDGES and "quiet_reuse" in JUDGES.get(judge_raw["kind"]).options_model().model_fields:
+        # every step is judged afresh: a reused verdict would agree with itself, not with the recording
+        options = {"quiet_reuse": 0} | options
+    judge_raw["options"] = options
     backends_raw |= backends or {}
     fields = recorded.to_toml_dict() | {"judge": judge_raw, "backends": backends_raw}
     config = parse_run_config(fields, where)

@@ -73,10 +73,6 @@ def agreement_command(argv: list[str]) -> int:
     config = rejudge_config(recording.config, {"kind": kind, "noise": args.noise, "options": options},
                             {"judge": backend} if backend else None, args.config)
     entry = JUDGES.get(config.judge.kind)
-    if "quiet_reuse" in entry.options_model().model_fields and "quiet_reuse" not in config.judge.options:
-        # every step is judged afresh here: a reused verdict would agree with itself, not with the recording
-        config = config.model_copy(update={"judge": config.judge.model_copy(
-            update={"options": config.judge.options | {"quiet_reuse": 0}})})
     if backend and BACKEND_FLAG not in entry.flags:
         raise RunError(f"--smollm2/--backend give an llm judge its model; the {entry.name} judge uses none")
     if args.noise is not None and entry.name != "rubric":

@@ -455,7 +455,7 @@ def test_llama_schema_decoder_covers_the_roles_schemas_and_nothing_else():
     """The worker's SchemaDecoder takes the schemas of the user's plan, the judge's verdicts and the
     assistant's answer; a schema with numbers, optional fields or unions goes to llama.cpp's grammar."""
     from engine.judges.llm import Check, combined_model
-    from engine.llm.llama_worker import _match_tail, compile_schema
+    from engine.llm.schema_decoder import _match_tail, compile_schema
     from engine.users.llm import plan_model
     from engine.vocab import DEFAULT_CRITERIA
     from training.llm_assistant import Answer

@@ -160,19 +160,11 @@ def test_one_hour_with_all_three_roles_through_the_llama_cpp_server(llama_server
     """The openai backend for user, judge and assistant against the real server running SmolLM2, for one
     simulated hour (20-minute steps: 3 decisions, as in the in-process hour)."""
     from engine.compose import new_run
-    from engine.config import RunConfig
-    from tests.conformance import PERSONA
-    from tests.test_llm_roles import drive_minutes
+    from tests.test_llm_roles import drive_minutes, real_model_hour
 
     server = {"kind": "openai", "base_url": llama_server, "model": "smollm2", "schema_format": "json_object",
               "timeout_s": 120, "max_in_flight": 1}
-    config = RunConfig.model_validate({
-        "persona": PERSONA, "assistant": "llm-ars-memory", "days": 1, "step_seconds": 1200,
-        "backends": {"default": server},
-        "user": {"kind": "llm", "options": {"max_tokens": 200, "temperature": 0.0}},
-        "judge": {"kind": "llm", "options": {"max_tokens": 120, "temperature": 0.0}},
-        "assistant_options": {"max_tokens": 48, "temperature": 0.7}})
-    sim = new_run(config, tmp_path / "run")
+    sim = new_run(real_model_hour(server), tmp_path / "run")
 
     async def hour() -> list:
         try:

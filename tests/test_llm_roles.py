@@ -379,18 +379,22 @@ def _real_model_skip() -> str | None:
     return None
 
 
+def real_model_hour(backend: dict) -> RunConfig:
+    """All three roles on one real-model backend, 20-minute steps (an hour is 3 decisions), short answers."""
+    return RunConfig.model_validate({
+        "persona": PERSONA, "assistant": "llm-ars-memory", "days": 1, "step_seconds": 1200,
+        "backends": {"default": backend},
+        "user": {"kind": "llm", "options": {"max_tokens": 200, "temperature": 0.0}},
+        "judge": {"kind": "llm", "options": {"max_tokens": 120, "temperature": 0.0}},
+        "assistant_options": {"max_tokens": 48, "temperature": 0.7}})
+
+
 @pytest.mark.skipif(bool(_real_model_skip()), reason=str(_real_model_skip()))
 def test_one_hour_with_all_three_roles_on_smollm2(tmp_path):
     """SmolLM2-135M in process for user, judge and assistant, one simulated hour. The steps are 20
     minutes long so the hour is 3 decisions: constrained decoding runs ~10 tokens/s here."""
     smol = {"kind": "llama-cpp", "n_threads": 1, "n_ctx": 4096, "max_in_flight": 1}
-    config = RunConfig.model_validate({
-        "persona": PERSONA, "assistant": "llm-ars-memory", "days": 1, "step_seconds": 1200,
-        "backends": {"default": smol},
-        "user": {"kind": "llm", "options": {"max_tokens": 200, "temperature": 0.0}},
-        "judge": {"kind": "llm", "options": {"max_tokens": 120, "temperature": 0.0}},
-        "assistant_options": {"max_tokens": 48, "temperature": 0.7}})
-    sim = new_run(config, tmp_path / "run")
+    sim = new_run(real_model_hour(smol), tmp_path / "run")
     started = time.monotonic()
     try:
         records = asyncio.run(drive_minutes(sim, 60))

@@ -90,15 +90,26 @@ def training_blocker(config, options: LLMAssistantOptions) -> str | None:
     return None
 
 
+def _variant_trains(config) -> bool:
+    return VARIANTS[config.assistant.removeprefix(PREFIX)]["trains"]
+
+
+def why_not_training(config, options: LLMAssistantOptions) -> str | None:
+    """For a variant that trains: None when this run trains, else what its metrics say instead."""
+    if options.train == "off":
+        return "off"
+    blocker = training_blocker(config, options)
+    return f"off: {blocker}" if blocker else None
+
+
 def trains(config, options: LLMAssistantOptions) -> bool:
-    return (VARIANTS[config.assistant.removeprefix(PREFIX)]["trains"] and options.train != "off"
-            and training_blocker(config, options) is None)
+    return _variant_trains(config) and why_not_training(config, options) is None
 
 
 def check(config, options: LLMAssistantOptions) -> None:
     """Before anything is written: train = "dpo" must be able to train, and the weights must exist."""
     if options.train == "dpo":
-        if not VARIANTS[config.assistant.removeprefix(PREFIX)]["trains"]:
+        if not _variant_trains(config):
             raise RunError(f"{config.assistant} does not train its weights (only llm-properassistant does); "
                            "drop --option train=dpo")
         blocker = training_blocker(config, options)
@@ -121,20 +132,19 @@ def _training_source(config, options: LLMAssistantOptions):
 
 
 def build(ctx, options: LLMAssistantOptions) -> "LLMAssistant":
-    trainer = None
-    if trains(ctx.config, options):
-        from training.llm.daily import DailyTrainer
+    trainer = off = None
+    if _variant_trains(ctx.config):
+        off = why_not_training(ctx.config, options)
+        if off is None:
+            from training.llm.daily import DailyTrainer
 
-        trainer = DailyTrainer(_training_source(ctx.config, options), options.dpo,
-                               ctx.run_dir / "training" if ctx.run_dir else None, ctx.assistant_seed,
-                               options.on_training_failure)
-    blocker = None
-    if VARIANTS[ctx.name.removeprefix(PREFIX)]["trains"] and trainer is None:
-        blocker = "off" if options.train == "off" else f"off: {training_blocker(ctx.config, options)}"
+            trainer = DailyTrainer(_training_source(ctx.config, options), options.dpo,
+                                   ctx.run_dir / "training" if ctx.run_dir else None, ctx.assistant_seed,
+                                   options.on_training_failure)
     return LLMAssistant(ctx.backend("assistant"), ctx.assistant_seed, ctx.name, k=options.k,
                         embedder=options.embedder, temperature=options.temperature, max_tokens=options.max_tokens,
                         trainer=trainer, explore=options.explore if trainer else 0.0, catalog=ctx.catalog,
-                        undelivered=0 if ctx.config.deliver != 0 else 1, training_off=blocker)
+                        undelivered=0 if ctx.config.deliver != 0 else 1, training_off=off)
 
 
 class LLMAssistant:
@@ -182,7 +192,8 @@ class LLMAssistant:
         parts = []
         if self.level > MemoryLevel.NONE:
             recent = [e.render() for e in self.memory.recent]
-            summaries = self.memory.render()[: len(self.memory.render()) - len(recent)]
+            rendered = self.memory.render()
+            summaries = rendered[: len(rendered) - len(recent)]
             parts.append("What happened so far:\n" + ("\n".join(summaries) or "(nothing yet)"))
             if self.index is not None:
                 parts.append("Similar past moments:\n" + ("\n".join(retrieved) or "(none yet)"))

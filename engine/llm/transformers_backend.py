@@ -71,7 +71,7 @@ class TransformersBackend:
         self.device, self.dtype, self.max_new_tokens = device, dtype, max_new_tokens
         self._initial_adapter = Path(adapter) if adapter is not None else None
         if self._initial_adapter is not None:
-            self.model = f"{self.base_model}+lora-{adapter_id(self._initial_adapter)}"
+            self._name_after(self._initial_adapter)
         self.adapter_path: Path | None = None  # the adapter being served, None = the base model
         self.active_adapter: str | None = None  # its peft name
         self._adapters_loaded = 0
@@ -116,7 +116,10 @@ class TransformersBackend:
     async def use_adapter(self, folder: Path | str) -> None:
         """The Backend hook: hot-swap to `folder` and name the model after its weights."""
         await self.load_adapter(folder)
-        self.model = f"{self.base_model}+lora-{adapter_id(folder)}"
+        self._name_after(folder)
+
+    def _name_after(self, adapter: Path | str) -> None:
+        self.model = f"{self.base_model}+lora-{adapter_id(adapter)}"
 
     async def aclose(self) -> None:
         with self._lock:

@@ -1,0 +1,386 @@
+"""Schema-guided JSON decoding in the llama-cpp worker (json_decoding "schema"): for the kind of schema
+the roles' pydantic models produce, the JSON's fixed parts (braces, keys, separators) are written here
+and the model is asked only for the values, among the tokens that keep the answer valid. Those fixed
+tokens cost no decoding step of their own: they are evaluated in the same batch as the next value
+token, and never after the last one. Imported only inside the worker process (it needs llama_cpp)."""
+
+import json
+from typing import Any
+
+# The sampling settings of llama-cpp-python's create_chat_completion, in its order (the grammar
+# mask first, then top-k, top-p, min-p, temperature); repeat_penalty 1.0 does nothing there.
+TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
+_SCHEMA_KEYS = {"type", "title", "description", "enum", "const", "properties", "required", "items",
+                "minItems", "maxItems", "minLength", "maxLength", "$ref", "$defs", "additionalProperties"}
+
+
+def compile_schema(schema: dict) -> tuple | None:
+    """The schema as a tree of ("object", [(key, node)]), ("array", node, min, max), ("string", min,
+    max), ("enum", values) and ("bool",) nodes; None when it uses anything else (numbers, unions,
+    patterns, optional properties, ...), which then goes to llama.cpp's grammar."""
+    defs = schema.get("$defs", {})
+
+    def node(s: Any, depth: int) -> tuple | None:
+        if not isinstance(s, dict) or depth > 16 or set(s) - _SCHEMA_KEYS or s.get("additionalProperties", False):
+            return None
+        if "$ref" in s:
+            name = s["$ref"].removeprefix("#/$defs/")
+            return node(defs.get(name), depth + 1) if len(s) == 1 and name in defs else None
+        if "enum" in s or "const" in s:
+            values = s["enum"] if "enum" in s else [s["const"]]
+            if values and all(isinstance(v, str) for v in values):
+                return ("enum", tuple(dict.fromkeys(values)))
+            return None
+        kind = s.get("type")
+        if kind == "boolean":
+            return ("bool",)
+        if kind == "string":
+            return ("string", s.get("minLength", 0), s.get("maxLength"))
+        if kind == "array":
+            item = node(s.get("items"), depth + 1)
+            return None if item is None else ("array", item, s.get("minItems", 0), s.get("maxItems"))
+        if kind == "object":
+            props = s.get("properties", {})
+            if set(s.get("required", [])) != set(props):
+                return None
+            children = [(key, node(sub, depth + 1)) for key, sub in props.items()]
+            return None if any(c is None for _, c in children) else ("object", children)
+        return None
+
+    return node(schema, 0)
+
+
+def _match_tail(tail: str, follow: str) -> int | None:
+    """How much of `follow` (the fixed text after a string) `tail` covers, spaces in `follow`
+    being optional; None if it does not fit."""
+    i = 0
+    for ch in tail:
+        while i < len(follow) and follow[i] == " " and ch != " ":
+            i += 1
+        if i >= len(follow) or follow[i] != ch:
+            return None
+        i += 1
+    return i
+
+
+def minimal(node: tuple) -> str:
+    """The JSON text a compiled schema node may need at the least, for the token budget of what
+    remains: strings and arrays at their shortest, an enum at its longest value (not yet chosen)."""
+    kind = node[0]
+    if kind == "bool":
+        return "false"
+    if kind == "enum":
+        return json.dumps(max(node[1], key=len))
+    if kind == "string":
+        return '"' + "a" * node[1] + '"'
+    if kind == "object":
+        return "{" + ", ".join(f"{json.dumps(key)}: {minimal(sub)}" for key, sub in node[1]) + "}"
+    return "[" + ", ".join([minimal(node[1])] * node[2]) + "]"
+
+
+class _Truncated(Exception):
+    """The answer reached max_tokens."""
+
+
+class SchemaDecoder:
+    """JSON answers of a compiled schema, from one Llama: canonical JSON whose fixed parts are
+    written here and whose values the model samples, token by token, among the tokens that keep
+    the answer valid. A string value is any text without quotes, backslashes or control
+    characters, ended by a token that closes the quote (alone, or with the separator that
+    follows it, such as `",`); an enum is one of its values as the tokenizer writes it; a
+    boolean is ` true` or ` false`. max_tokens is a budget for the whole answer: a string (or an
+    array) ends early when what the rest of the answer needs at least would not fit otherwise, so
+    the answer stays whole; only one whose shortest form does not fit ends as "length". The
+    prompt's KV prefix is reused like llama-cpp-python does, and the n completions of one request
+    share the prompt's evaluation."""
+
+    def __init__(self, llama):
+        import numpy as np
+        from llama_cpp import llama_chat_format
+
+        self.np, self.llama = np, llama
+        eos, bos = llama.token_eos(), llama.token_bos()
+        self.formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=llama.metadata["tokenizer.chat_template"],
+            eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=llama._model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
+        n_vocab = llama.n_vocab()
+        self.pieces: list[str] = [""] * n_vocab
+        body_len = np.full(n_vocab, -1, dtype=np.int32)
+        closers = []  # (token, body length, tail)
+        for token in range(n_vocab):
+            try:
+                text = llama._model.detokenize([token], special=False).decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # part of a multi-byte character: left out of strings
+            self.pieces[token] = text
+            body, quote, tail = text.partition('"')
+            if not text or not self._plain(body):
+                continue
+            if quote:
+                closers.append((token, len(body), tail))
+            else:
+                body_len[token] = len(body)
+        self.body_ids = np.nonzero(body_len > 0)[0]
+        self.body_len = body_len[self.body_ids]
+        self.is_body = body_len > 0
+        self.char_len = np.maximum(body_len, 0)
+        self.closers = closers
+        self._closers: dict[str, tuple] = {}
+        self._tries: dict[tuple, dict] = {}
+        self._tokens: dict[str, list[int]] = {}
+
+    @staticmethod
+    def _plain(text: str) -> bool:
+        return not any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+    def tokenize(self, text: str) -> list[int]:
+        tokens = self._tokens.get(text)
+        if tokens is None:
+            tokens = self._tokens[text] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return tokens
+
+    def closers_for(self, follow: str) -> tuple:
+        """(tokens, body lengths, chars of `follow` covered) of the tokens that can end a string
+        followed by `follow`."""
+        found = self._closers.get(follow)
+        if found is None:
+            rows = [(t, n, c) for t, n, tail in self.closers if (c := _match_tail(tail, follow)) is not None]
+            np = self.np
+            found = self._closers[follow] = (np.array([r[0] for r in rows], dtype=np.int64),
+                                             np.array([r[1] for r in rows], dtype=np.int32),
+                                             {r[0]: r[2] for r in rows})
+        return found
+
+    def trie(self, values: tuple[str, ...]) -> dict:
+        """token -> subtree over the values' tokenizations; the key None marks a complete value."""
+        root = self._tries.get(values)
+        if root is None:
+            root = self._tries[values] = {}
+            for value in values:
+                node = root
+                for token in self.tokenize(value):
+                    node = node.setdefault(token, {})
+                node[None] = {}
+        return root
+
+    def prompt(self, messages: list) -> list[int]:
+        """The prompt's tokens, exactly as llama-cpp-python's chat handler for the GGUF's template makes them."""
+        result = self.formatter(messages=messages)
+        return self.llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+    def complete(self, messages: list, root: tuple, n: int, temperature: float, max_tokens: int,
+                 seed: int | None) -> list[dict]:
+        prompt = self.prompt(messages)
+        if len(prompt) >= self.llama.n_ctx():
+            raise ValueError(f"Requested tokens ({len(prompt)}) exceed context window of {self.llama.n_ctx()}")
+        self._saved = None  # (tokens, logits) of the first evaluation, shared by the n completions
+        answers = []
+        for i in range(n):
+            rng = self.np.random.default_rng(None if seed is None else (seed + i) % 2**64)
+            run = _Run(self, prompt, temperature, rng, max_tokens)
+            try:
+                run.value(root, "", "")
+                run.flush()
+                finish = "stop"
+            except _Truncated:
+                finish = "length"
+            answers.append({"choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(run.out)},
+                                         "finish_reason": finish}],
+                            "usage": {"prompt_tokens": len(prompt), "completion_tokens": run.completion_tokens,
+                                      "total_tokens": len(prompt) + run.completion_tokens}})
+        self.llama._requires_eval = True  # the context's logits are not those of its last token
+        return answers
+
+    def logits(self, tokens: list[int]):
+        """The logits after `tokens`, evaluating only what the KV cache does not hold already."""
+        np, llama = self.np, self.llama
+        if self._saved is not None and self._saved[0] == tokens:
+            llama.n_tokens = len(tokens)  # the KV holds these (and more, removed by the next eval)
+            return self._saved[1]
+        limit = min(llama.n_tokens, len(tokens))
+        differ = np.nonzero(llama.input_ids[:limit] != np.asarray(tokens[:limit]))[0]
+        common = int(differ[0]) if len(differ) else limit
+        if common == len(tokens):
+            common -= 1  # evaluate the last token again for its logits
+        if len(tokens) > llama.n_ctx():
+            raise _Truncated()
+        llama.n_tokens = common
+        llama.eval(tokens[common:])
+        from llama_cpp import llama_get_logits_ith
+        logits = np.ctypeslib.as_array(llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),)).copy()
+        if self._saved is None:
+            self._saved = (list(tokens), logits)
+        return logits
+
+    def sample(self, candidates, logits, temperature: float, rng) -> int:
+        """One of `candidates` (token ids), by llama-cpp-python's chain: top-k, top-p, min-p, temperature."""
+        np = self.np
+        x = logits[candidates].astype(np.float64)
+        if temperature <= 0 or len(candidates) == 1:
+            return int(candidates[int(np.argmax(x))])
+        if len(x) > TOP_K:
+            keep = np.argpartition(-x, TOP_K - 1)[:TOP_K]
+        else:
+            keep = np.arange(len(x))
+        keep = keep[np.argsort(-x[keep], kind="stable")]
+        top = x[keep]
+        p = np.exp(top - top[0])
+        p /= p.sum()
+        cut = int(np.searchsorted(np.cumsum(p), TOP_P)) + 1
+        keep, top = keep[:cut], top[:cut]
+        mask = top >= top[0] + np.log(MIN_P)
+        keep, top = keep[mask], top[mask]
+        p = np.exp((top - top[0]) / temperature)
+        p /= p.sum()
+        return int(candidates[keep[int(rng.choice(len(p), p=p))]])
+
+
+class _Run:
+    """One completion: the text so far, and the tokens after the prompt (forced text is
+    tokenized when the next value token needs the model)."""
+
+    def __init__(self, decoder: SchemaDecoder, prompt: list[int], temperature: float, rng, max_tokens: int):
+        self.d, self.tokens, self.temperature, self.rng = decoder, list(prompt), temperature, rng
+        self.max_tokens, self.completion_tokens = max_tokens, 0
+        self.out: list[str] = []
+        self.pending = ""
+
+    def left(self) -> int:
+        """Tokens of max_tokens still free, the fixed text not yet tokenized counted."""
+        return self.max_tokens - self.completion_tokens - (len(self.d.tokenize(self.pending)) if self.pending else 0)
+
+    def force(self, text: str) -> None:
+        self.pending += text
+        self.out.append(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            tokens = self.d.tokenize(self.pending)
+            self.pending = ""
+            self._add(tokens)
+
+    def _add(self, tokens: list[int]) -> None:
+        if self.completion_tokens + len(tokens) > self.max_tokens:
+            raise _Truncated()
+        self.tokens.extend(tokens)
+        self.completion_tokens += len(tokens)
+
+    def take(self, token: int) -> None:
+        self.flush()
+        self._add([token])
+        self.out.append(self.d.pieces[token])
+
+    def pick(self, candidates) -> int:
+        self.flush()
+        logits = self.d.logits(self.tokens)
+        return self.d.sample(self.d.np.asarray(candidates, dtype=self.d.np.int64), logits, self.temperature, self.rng)
+
+    def value(self, node: tuple, follow: str, lead: str, reserve: int = 0) -> int:
+        """Write one value; `follow` is the fixed text after it, `reserve` the tokens that what comes
+        after it needs at least (a string ends early rather than leave the answer unfinished at
+        max_tokens). Returns how much of `follow` it wrote."""
+        kind = node[0]
+        if kind == "bool":
+            options = [self.d.tokenize(lead + word) for word in ("true", "false")]
+            chosen = self.pick([options[0][0], options[1][0]]) if options[0][0] != options[1][0] else options[0][0]
+            for token in options[0] if chosen == options[0][0] else options[1]:
+                self.take(token)
+            return 0
+        if kind == "string":
+            return self.string(node[1], node[2], follow, lead, reserve)
+        if kind == "enum":
+            return self.enum(node[1], follow, lead)
+        if kind == "object":
+            return self.object(node[1], follow, lead, reserve)
+        return self.array(node[1], node[2], node[3], lead, reserve)
+
+    def string(self, low: int, high: int | None, follow: str, lead: str, reserve: int) -> int:
+        np, d = self.d.np, self.d
+        close_ids, close_len, covers = d.closers_for(follow)
+        self.force(lead + '"')
+        count = 0
+        while True:
+            room = 1 << 30 if high is None else high - count
+            ends = close_ids[(close_len <= room) & (count + close_len >= low)]
+            if count >= low and self.left() < reserve + 3:  # one more token, the quote and the rest: no room
+                body = d.body_ids[:0]
+            else:
+                body = d.body_ids[d.body_len <= room] if room < 1 << 20 else d.body_ids
+            candidates = np.concatenate([body, ends])
+            if len(candidates) == 0:  # nothing fits: close the quote
+                self.force('"')
+                return 0
+            token = self.pick(candidates)
+            self.take(token)
+            if token in covers:
+                return covers[token]
+            count += int(d.char_len[token])
+
+    def enum(self, values: tuple[str, ...], follow: str, lead: str) -> int:
+        close_ids, close_len, covers = self.d.closers_for(follow)
+        ends = [int(t) for t in close_ids[close_len == 0]]
+        self.force(lead + '"')
+        node = self.d.trie(values)
+        while True:
+            complete = None in node
+            children = [t for t in node if t is not None]
+            if not children:
+                self.force('"')
+                return 0
+            if len(children) == 1 and not complete:
+                token = children[0]  # the only way on: no need to ask the model
+            else:
+                token = self.pick(children + ends if complete else children)
+            self.take(token)
+            if token in node:
+                node = node[token]
+            else:  # a closing quote, perhaps with what follows it
+                return covers[token]
+
+    def object(self, props: list, follow: str, lead: str, reserve: int) -> int:
+        if not props:
+            self.force(lead + "{}")
+            return 0
+        self.force(lead + "{" + json.dumps(props[0][0]) + ":")
+        for i, (_, child) in enumerate(props):
+            last = i == len(props) - 1
+            after = "}" + follow if last else ", " + json.dumps(props[i + 1][0]) + ":"
+            rest = "".join(f", {json.dumps(key)}: {minimal(sub)}" for key, sub in props[i + 1:]) + "}"
+            covered = self.value(child, after, " ", reserve + len(self.d.tokenize(rest)))
+            if not last:
+                self.force(after[covered:])
+            elif covered == 0:
+                self.force("}")
+            else:
+                return covered - 1
+        return 0
+
+    def array(self, item: tuple, low: int, high: int | None, lead: str, reserve: int) -> int:
+        self.force(lead + "[")
+        close, comma = self.d.tokenize("]")[0], self.d.tokenize(",")[0]
+        one = len(self.d.tokenize(", " + minimal(item)))  # what one more item needs at least
+        count = 0
+        while True:
+            if (high is not None and count >= high) or (count >= low and self.left() < one + reserve + 2):
+                self.force("]")
+                return 0
+            if count >= low:
+                first = self._start(item) if count == 0 else comma
+                chosen = self.pick([first, close]) if first != close else close
+                if chosen == close:
+                    self.take(close)
+                    return 0
+                if count:
+                    self.take(comma)
+            elif count:
+                self.force(",")
+            self.value(item, "", " " if count else "", reserve + 1 + one * max(0, low - count - 1))
+            count += 1
+
+    def _start(self, item: tuple) -> int:
+        """The first token of an array item (what the model must prefer to ']' for the array to go on)."""
+        kind = item[0]
+        text = {"object": "{" + (json.dumps(item[1][0][0]) if item[1] else "}"), "array": "[",
+                "bool": "true"}.get(kind, '"')
+        return self.d.tokenize(text)[0]
