@@ -94,7 +94,7 @@ def llm_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class RoleContext:
-    """What a role's factory may use. Only the oracle's factory uses `judge` (the hidden rubric)."""
+    """What a role's factory may use. Only the oracle's factory gets `judge` (the hidden rubric) and `user`."""
 
     name: str
     config: RunConfig
@@ -105,6 +105,7 @@ class RoleContext:
     judge: object | None = None
     backends: BackendPool | None = None
     run_dir: Path | None = None  # the run folder, for a role's own files (training logs); None: not recorded
+    user: object | None = None  # the oracle only: it knows the user's plan for the day
 
     def backend(self, role: str) -> Backend:
         """The LLM backend of `role` ("user", "judge" or "assistant"), built once per run."""
@@ -267,8 +268,9 @@ def build_simulation(plan: RunPlan, store: RunStore | None, takeover: bool = Fal
     user = USERS.get(config.user.kind).factory()(_named(ctx, config.user.kind), plan.user_options)
     judge = JUDGES.get(config.judge.kind).factory()(_named(ctx, config.judge.kind), plan.judge_options)
     entry = ASSISTANTS.get(config.assistant)
+    oracle = ORACLE_FLAG in entry.flags
     assistant_ctx = RoleContext(entry.name, config, None, clock, catalog, assistant_seed,
-                                judge if ORACLE_FLAG in entry.flags else None, backends, run_dir)
+                                judge if oracle else None, backends, run_dir, user if oracle else None)
     assistant = entry.factory()(assistant_ctx, plan.assistant_options)
     if takeover:
         user, judge = TakeoverUser(user), TakeoverJudge(judge, config.deliver)

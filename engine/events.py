@@ -17,6 +17,17 @@ class DayStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class Away:
+    """A stretch of the day the persona spends out of the house, skipped like sleep (no step is
+    recorded): one event per stretch, so the absence is still visible. Live only, not recorded."""
+
+    day: int
+    start_clock: str  # "HH:MM"
+    end_clock: str  # "HH:MM", "24:00" when the day ends away
+    text: str  # what the persona is out doing
+
+
+@dataclass(frozen=True, slots=True)
 class DayEnded:
     day: int
     metrics: DayMetrics
@@ -53,4 +64,4 @@ class Error:
     message: str
 
 
-Event = StepRecorded | DayStarted | DayEnded | TrainingStarted | TrainingProgress | TrainingFinished | RunFinished | Error
+Event = StepRecorded | DayStarted | Away | DayEnded | TrainingStarted | TrainingProgress | TrainingFinished | RunFinished | Error

@@ -122,6 +122,7 @@ class Summary:
 
 class Memory:
     RECENT_STEPS = 4
+    GOOD = 4  # a score that means the recommendation landed (every criterion of the paper's rubric)
     HOURS_PER_BLOCK = 4
     KEPT_BLOCKS = 6
 
@@ -134,6 +135,10 @@ class Memory:
         self.totals = Summary(-1, 0, 24 * 60)  # the whole run, per topic and tone
         self.day_recommendations = 0
         self.last_recommendation: tuple[int, int] | None = None  # (day, minute)
+        # today's own recommendations (minute, item id or text), and the well-received ones (with scores)
+        self.said_today: list[tuple[int, str]] = []
+        self.good_today = 0
+        self.last_good: tuple[int, int] | None = None  # (day, minute) of the last scored >= GOOD
 
     def event_of(self, feedback: Feedback) -> MemoryEvent:
         obs, level = feedback.observation, self.level
@@ -156,6 +161,10 @@ class Memory:
         if event.delivered is not None and event.delivered.is_recommendation:
             self.day_recommendations += 1
             self.last_recommendation = (event.day, event.minute)
+            self.said_today.append((event.minute, event.delivered.item_id or event.delivered.text))
+            if event.score is not None and event.score >= self.GOOD:
+                self.good_today += 1
+                self.last_good = (event.day, event.minute)
         return event
 
     def _roll(self, day: int, minute: int) -> None:
@@ -169,7 +178,7 @@ class Memory:
             if self.hours and block_of(self.hours[0]) != (day, hour_start // (60 * self.HOURS_PER_BLOCK)):
                 self._close_block()
         if self.hour is None or self.hour.day != day:
-            self.day_recommendations = 0
+            self.day_recommendations, self.said_today, self.good_today = 0, [], 0
         self.hour = Summary(day, hour_start, hour_start + 60)
 
     def _close_block(self) -> None:
@@ -185,6 +194,21 @@ class Memory:
         if self.last_recommendation is None or self.last_recommendation[0] != day:
             return None
         return minute - self.last_recommendation[1]
+
+    def minutes_since_good(self, day: int, minute: int) -> int | None:
+        """Since the last well-received recommendation today (None: none yet, or no scores kept)."""
+        if self.last_good is None or self.last_good[0] != day:
+            return None
+        return minute - self.last_good[1]
+
+    def good_recommendations_today(self, day: int) -> int:
+        return self.good_today if self.hour is not None and self.hour.day == day else 0
+
+    def said_within(self, day: int, minute: int, minutes: int) -> set[str]:
+        """What it recommended today in the last `minutes` (item ids, or texts)."""
+        if self.hour is None or self.hour.day != day:
+            return set()
+        return {key for m, key in self.said_today if minute - m < minutes}
 
     def recommendations_today(self, day: int) -> int:
         return self.day_recommendations if self.hour is not None and self.hour.day == day else 0
@@ -204,6 +228,7 @@ class Memory:
             "totals": self.totals.to_json(),
             "day_recommendations": self.day_recommendations,
             "last_recommendation": self.last_recommendation,
+            "said_today": self.said_today, "good_today": self.good_today, "last_good": self.last_good,
         }
 
     def load_json(self, raw: dict) -> None:
@@ -216,3 +241,7 @@ class Memory:
         self.day_recommendations = raw["day_recommendations"]
         last = raw["last_recommendation"]
         self.last_recommendation = None if last is None else tuple(last)
+        self.said_today = [tuple(x) for x in raw.get("said_today", [])]
+        self.good_today = raw.get("good_today", 0)
+        good = raw.get("last_good")
+        self.last_good = None if good is None else tuple(good)

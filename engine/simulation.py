@@ -13,8 +13,9 @@ from engine.assistants import Assistant
 from engine.clock import SimClock
 from engine.config import RunConfig
 from engine.errors import RunError
-from engine.events import DayEnded, DayStarted, Error, RunFinished, StepRecorded
+from engine.events import Away, DayEnded, DayStarted, Error, RunFinished, StepRecorded
 from engine.judges import Judge
+from engine.judges.rubric import RubricJudge
 from engine.judges.takeover import HumanRater, TakeoverJudge
 from engine.metrics import DayMetrics, day_metrics
 from engine.persona import Persona
@@ -23,6 +24,7 @@ from engine.timeutil import format_minutes
 from engine.types import Activity, Feedback, Observation, PreferencePair, Rating, StepRecord
 from engine.users import UserAgent
 from engine.users.takeover import TakeoverUser
+from engine.wanted import planned_observations, wanted_range
 
 
 def make_pairs(day: int, obs: Observation, candidates, ratings: list[Rating], prompt,
@@ -65,6 +67,7 @@ class Simulation:
         self.day_pairs: list[PreferencePair] = []
         self.finished = False
         self._day_open = False
+        self._wanted: tuple[int, tuple[int, int]] | None = None  # (day, range), computed once a day
 
     # --- events ------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[object], None]) -> None:
@@ -88,6 +91,16 @@ class Simulation:
     def set_rater(self, rater: HumanRater | None) -> None:
         """A human rates from now on (None: the judge again)."""
         self._takeover(self.judge, TakeoverJudge).rater = rater
+
+    def wanted_today(self) -> tuple[int, int] | None:
+        """Today's wanted range (engine.wanted) where the rules and the user's plan tell it, else None."""
+        judge, user = getattr(self.judge, "inner", self.judge), getattr(self.user, "inner", self.user)
+        plan = getattr(user, "day_plan", None)
+        if not self._day_open or plan is None or not isinstance(judge, RubricJudge):
+            return None
+        if self._wanted is None or self._wanted[0] != self.day:
+            self._wanted = (self.day, wanted_range(judge, planned_observations(plan(), self.clock, self.day)))
+        return self._wanted[1]
 
     def flush(self) -> None:
         if self.store is not None:
@@ -138,15 +151,24 @@ class Simulation:
         self.emit(DayStarted(self.day))
 
     async def observe_now(self) -> Observation | None:
-        """The next awake observation of today, skipping sleep; None when the day is over."""
+        """The next awake observation of today, skipping sleep and time away from home (each stretch
+        away announced by one Away event, as the loop skips past it); None when the day is over."""
+        away: tuple[str, Activity] | None = None  # when and what the stretch away being skipped began
         while self.next_step < self.clock.steps_per_day:
             step = self.next_step
             activity = await self.user.next_activity(step)
-            if not activity.asleep:
+            if away is not None and activity != away[1]:
+                self.emit(Away(self.day, away[0], format_minutes(self.clock.minute_of_day(step)), away[1].text))
+                away = None
+            if activity.away:
+                away = away or (format_minutes(self.clock.minute_of_day(step)), activity)
+            elif not activity.asleep:
                 minute = self.clock.minute_of_day(step)
                 return Observation(self.day, step, minute, self.clock.weekday(self.day),
                                    format_minutes(minute), activity)
             self.next_step += 1
+        if away is not None:  # the day ends away
+            self.emit(Away(self.day, away[0], format_minutes(24 * 60), away[1].text))
         return None
 
     async def step(self) -> StepRecord | None:
@@ -209,7 +231,8 @@ class Simulation:
     async def _close_day(self) -> DayMetrics:
         day = self.day
         self._position(None)
-        metrics = day_metrics(day, self.day_records, len(self.day_pairs), self.config.step_seconds, self.criteria)
+        metrics = day_metrics(day, self.day_records, len(self.day_pairs), self.config.step_seconds, self.criteria,
+                              self.judge)
         try:
             await self.assistant.end_day(day, self.day_pairs, self.emit)
         except Exception as error:  # never skipped silently: the run stops, earlier days stay resumable

@@ -3,6 +3,9 @@
 from dataclasses import dataclass, field
 
 NO_RECOMMENDATION = "No Recommendation"
+# The room and only tag of time away from home. Not an activity tag of the vocabulary: no persona
+# file can tag a block with it or list it in never_interrupt; only an `away` routine block makes it.
+AWAY = "away"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +19,11 @@ class Activity:
     @property
     def asleep(self) -> bool:
         return "sleep" in self.tags
+
+    @property
+    def away(self) -> bool:
+        """Out of the house: like sleep, no decision is made (the assistant is not heard)."""
+        return AWAY in self.tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer
 from engine.config import RunConfig
 from engine.errors import ConfigError, RunError
 from engine.events import (
+    Away,
     DayEnded,
     Error,
     RunFinished,
@@ -21,6 +22,7 @@ from engine.events import (
     TrainingProgress,
     TrainingStarted,
 )
+from engine.metrics import DayMetrics
 from propersim_tui.calls_view import LedgerCalls
 from propersim_tui.dialogs import ActivityDialog, HelpScreen
 from propersim_tui.driver import SPEEDS, EngineDriver, speed_label
@@ -28,6 +30,7 @@ from propersim_tui.replay import Replay
 from propersim_tui.replay_controls import ReplayControls
 from propersim_tui.run_controls import RunControls
 from propersim_tui.takeover import TakeoverControls
+from propersim_tui.view import away_row
 from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, Timeline, TrainingStatus
 
 REFRESH_SECONDS = 0.1
@@ -84,8 +87,9 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self._replay_dir = replay_dir
         self.mode = "simulated"
         self.steps: list[dict] = []  # every step seen in this run
+        self.rows: list[dict] = []  # the live timeline's rows: the steps, and the stretches away from home
         self.today: list[dict] = []
-        self.daily_means: list[float] = []
+        self.daily: list[DayMetrics] = []  # finished days
         self.first_steps: dict[int, int] = {}  # day -> its first step seen (where the day plan shows)
         self.calls = None  # the run's LLM calls for the detail pane (calls_view)
         self.replay_playing = False
@@ -151,7 +155,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.driver = EngineDriver(config, self.saves)
         self.config = config
         self.mode = "simulated"
-        self.steps, self.today, self.daily_means, self.first_steps = [], [], [], {}
+        self.steps, self.rows, self.today, self.daily, self.first_steps = [], [], [], [], {}
         self.calls = LedgerCalls(self.driver.sim.backends.ledger) if self.driver.sim.backends else None
         self.timeline.reset([])
         self.driver.paused = not self.autostart
@@ -187,8 +191,10 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
                 if self.today and self.today[-1]["day"] != step["day"]:
                     self.today = []
                 self.today.append(step)
+            elif isinstance(event, Away):
+                fresh.append(away_row(event.day, event.start_clock, event.end_clock, event.text))
             elif isinstance(event, DayEnded):
-                self.daily_means.append(event.metrics.mean_score)
+                self.daily.append(event.metrics)
             elif isinstance(event, TrainingStarted):
                 self.training.started(event.day, event.pairs)
             elif isinstance(event, TrainingProgress):
@@ -201,6 +207,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
                 self.notify(f"The run stopped: {event.message}", severity="error", timeout=30)
                 self._render_status()
         if fresh:
+            self.rows.extend(fresh)
             self.timeline.append_steps(fresh)
             self._render_all()
 
@@ -225,18 +232,17 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         if self.replay is not None:
             last = self.replay.current
         self.home.show(last["activity"] if last else None)
-        persona = self._persona()
-        if persona is not None:
-            hours = persona.awake_hours(last["weekday"] if last else 0)
-            low, high = persona.preferences.per_day
-            self.scores.show(self.today, self.daily_means, (low / hours, high / hours), self._criteria(),
-                             self._config().step_seconds)
+        if self._persona() is not None:
+            wanted = self.replay.wanted() if self.replay is not None else \
+                self.driver.sim.wanted_today() if self.driver is not None else None
+            self.scores.show(self.today, self.daily, wanted, self._criteria(), self._config().step_seconds)
         self._show_detail()
 
     def _show_detail(self) -> None:
         step = self.timeline.selected_step()
         first_steps = self.replay.first_steps if self.replay is not None else self.first_steps
-        self.detail.show(step, self.calls, step is not None and first_steps.get(step["day"]) == step["step"])
+        first_of_day = step is not None and step["step"] is not None and first_steps.get(step["day"]) == step["step"]
+        self.detail.show(step, self.calls, first_of_day)
 
     def _persona(self):
         if self.replay is not None:
@@ -337,7 +343,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
     def action_filter(self) -> None:
         timeline = self.timeline
         timeline.only_recommendations = not timeline.only_recommendations
-        source = self.replay.day_steps(self.replay.current["day"]) if self.replay is not None else self.steps
+        source = self.replay.day_steps(self.replay.current["day"]) if self.replay is not None else self.rows
         timeline.reset(source, follow=self.replay is None)
         self.notify("Showing only recommendations" if timeline.only_recommendations else "Showing every step")
 

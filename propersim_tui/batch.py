@@ -32,12 +32,15 @@ def _fmt(value: float) -> str:
 def metrics_table(results: dict[str, list[DayMetrics]], criteria: tuple[str, ...]) -> Table:
     table = Table(title="Per-day metrics (pass rates per criterion on the right)", header_style="bold")
     table.add_column("persona", no_wrap=True)
-    for column in ("day", "mean", "rec mean", "recs/h", "missed", *(c[:4] for c in criteria)):
+    for column in ("day", "mean", "normalized", "precision", "recall", "recs", "wanted", "missed",
+                   *(c[:4] for c in criteria)):
         table.add_column(column, justify="right")
     for name, days in results.items():
         for m in days:
-            table.add_row(name.split("__")[0], str(m.day + 1), _fmt(m.mean_score), _fmt(m.mean_recommendation_score),
-                          _fmt(m.recs_per_hour), str(m.missed_opportunities),
+            wanted = "—" if m.wanted_max is None else f"{m.wanted_min}–{m.wanted_max}"
+            recs = str(m.recommendations) if m.in_wanted_range is not False else f"[red]{m.recommendations}[/]"
+            table.add_row(name.split("__")[0], str(m.day + 1), _fmt(m.mean_score), _fmt(m.normalized),
+                          _fmt(m.precision), _fmt(m.recall), recs, wanted, str(m.missed_opportunities),
                           *(_fmt(m.pass_rates[c]) for c in criteria))
     return table
 

@@ -12,7 +12,7 @@ EPILOG = """\
 commands:
   propersim                       open the live app on the offline world
   propersim --batch ...           run headless (see the batch options above)
-  propersim personas [list|show ID|validate [PATH...]|new]
+  propersim personas [list|show ID|validate [PATH...]|new [ID]]
                                   list, show, validate or start persona files
   propersim open RUN_DIR          replay a recorded run (live or --batch) in the app
   propersim export-feedback RUN_DIR --out FILE.jsonl

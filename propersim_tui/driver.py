@@ -19,6 +19,7 @@ from engine.compose import new_run
 from engine.config import RunConfig
 from engine.errors import RunError
 from engine.events import (
+    Away,
     DayEnded,
     Error,
     RunFinished,
@@ -138,7 +139,8 @@ class EngineDriver:
     def _on_event(self, event: object) -> None:
         if isinstance(event, StepRecorded):
             self.steps_done += 1
-        if isinstance(event, (StepRecorded, DayEnded, RunFinished, TrainingStarted, TrainingProgress, TrainingFinished)):
+        if isinstance(event, (StepRecorded, Away, DayEnded, RunFinished, TrainingStarted, TrainingProgress,
+                              TrainingFinished)):
             self.events.append(event)
 
     async def _wait(self, seconds: float | None) -> None:

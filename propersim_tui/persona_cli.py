@@ -1,15 +1,17 @@
 """`propersim personas`: list, show, validate and start persona files."""
 
 import argparse
+import re
 import sys
+from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from engine.errors import PersonaError
-from engine.persona import Persona, load_persona
+from engine.errors import PersonaError, RunError
+from engine.persona import Persona, check_id, load_persona
 from engine.persona_library import persona_dir, persona_paths, resolve_persona
 from engine.vocab import BIG_FIVE
 
@@ -22,19 +24,22 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="persona id or path to a .toml file")
     validate = sub.add_parser("validate", help="validate files and report every problem")
     validate.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the shipped personas)")
-    sub.add_parser("new", help="print a commented template to fill in")
+    new = sub.add_parser("new", help="start a persona: write ID.toml from a commented template (no ID: print it)")
+    new.add_argument("id", nargs="?", help="the new persona's id, e.g. night-nurse")
+    new.add_argument("--out", type=Path, help="the file to write (named ID.toml), or a folder for it (default: .)")
     return parser
 
 
 def _list(console: Console) -> int:
     table = Table(title=f"Personas in {persona_dir()}", header_style="bold")
-    table.add_column("id", no_wrap=True)
+    paths = persona_paths()
+    table.add_column("id", no_wrap=True, min_width=max((len(p.stem) for p in paths), default=2))  # ids are free
     table.add_column("traits", no_wrap=True)
     table.add_column("age", justify="right")
     table.add_column("name", no_wrap=True)
     table.add_column("background", no_wrap=True, overflow="ellipsis", max_width=70)
     problems = 0
-    for path in persona_paths():
+    for path in paths:
         try:
             p = load_persona(path)
         except PersonaError:
@@ -57,7 +62,7 @@ def trait_words(p: Persona) -> str:
 
 
 def render_persona(p: Persona) -> Panel:
-    traits = "  ".join(f"{name.capitalize()}: {getattr(p.traits, name)}" for name in BIG_FIVE)
+    traits = "  ".join(f"{name.capitalize()}: {getattr(p.traits, name)}" for name in BIG_FIVE) + f"  ({p.traits.code()})"
     prefs = p.preferences
     lines = [
         f"[bold]{p.name}[/], {p.age} — {p.background}", traits, "",
@@ -108,7 +113,31 @@ def personas_command(argv: list[str]) -> int:
     if args.command == "validate":
         return _validate(args.paths, console)
     if args.command == "new":
-        from importlib import resources
-        sys.stdout.write(resources.files("engine.data").joinpath("persona_template.toml").read_text("utf-8"))
-        return 0
+        return _new(args.id, args.out)
     return 2
+
+
+def _new(persona_id: str | None, out: Path | None) -> int:
+    template = resources.files("engine.data").joinpath("persona_template.toml").read_text("utf-8")
+    if persona_id is None:
+        if out is not None:
+            raise RunError("personas new: --out needs an ID (propersim personas new ID --out FILE)")
+        sys.stdout.write(template)
+        return 0
+    try:
+        check_id(persona_id)
+    except ValueError as error:
+        raise RunError(f"personas new: {error}") from None
+    target = out / f"{persona_id}.toml" if out is not None and out.is_dir() else out or Path(f"{persona_id}.toml")
+    if target.name != f"{persona_id}.toml":
+        raise RunError(f"personas new: {target} must be named {persona_id}.toml: a persona's file name is its id")
+    text = re.sub(r'^id = "[^"]*"', f'id = "{persona_id}"', template, count=1, flags=re.M)
+    try:
+        with target.open("x", encoding="utf-8") as file:  # "x": never overwrite a persona
+            file.write(text)
+    except FileExistsError:
+        raise RunError(f"personas new: {target} already exists; not overwriting it") from None
+    except OSError as error:
+        raise RunError(f"personas new: cannot write {target}: {error.strerror or error}") from None
+    print(f"wrote {target}: fill it in, then check it with `propersim personas validate {target}`")
+    return 0

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from engine.errors import RunError
 from engine.llm.ledger import CallLedger
+from engine.metrics import DayMetrics
 from engine.persona import load_persona
 from engine.store import RunStore, read_jsonl
 from propersim_tui.calls_view import CallsFile
@@ -22,6 +23,7 @@ class Replay:
         self.first_steps = {s["day"]: s["step"] for s in reversed(self.steps)}  # where each day plan shows
         self.calls = CallsFile(self.run_dir / CallLedger.FILENAME)  # indexed on the first look, read per step
         self.cursor = 0
+        self._metrics: dict[int, DayMetrics] | None = None
 
     @property
     def current(self) -> dict:
@@ -35,11 +37,21 @@ class Replay:
         day = self.current["day"]
         return [s for s in self.steps[: self.cursor + 1] if s["day"] == day]
 
-    def daily_means(self) -> list[float]:
-        """Means of the days before the cursor's day, from the run's metrics.csv (where the run wrote them)."""
-        rows = {int(r["day"]): float(r["mean_score"]) for r in RunStore(self.run_dir).day_rows()
-                if r["mean_score"] != ""}
+    def day_metrics(self) -> dict[int, DayMetrics]:
+        """Every finished day's metrics, from the run's metrics.csv (where the run wrote them)."""
+        if self._metrics is None:
+            criteria = tuple(self.config.judge.criteria)
+            self._metrics = {int(r["day"]): DayMetrics.from_row(r, criteria) for r in RunStore(self.run_dir).day_rows()}
+        return self._metrics
+
+    def daily(self) -> list[DayMetrics]:
+        """The days before the cursor's day."""
+        rows = self.day_metrics()
         return [rows[day] for day in self.days if day < self.current["day"] and day in rows]
+
+    def wanted(self) -> tuple[int, int] | None:
+        m = self.day_metrics().get(self.current["day"])
+        return None if m is None or m.wanted_max is None else (m.wanted_min, m.wanted_max)
 
     def move(self, delta: int) -> bool:
         target = max(0, min(len(self.steps) - 1, self.cursor + delta))

@@ -30,7 +30,7 @@ class ReplayControls:
     def _sync_replay_cursor(self) -> None:
         r = self.replay
         self.today = r.today()
-        self.daily_means = r.daily_means()
+        self.daily = r.daily()
         timeline = self.timeline
         key = f"{r.current['day']}-{r.current['step']}"
         for row, step in enumerate(timeline.steps):

@@ -1,6 +1,7 @@
 """Turning step records (the JSON form in events.jsonl) into text for the screen.
 
-Live runs and replays both render from these dicts, so they look the same.
+Live runs and replays both render from these dicts, so they look the same. A stretch away
+from home (the engine's Away event, live only) is a timeline row of its own: `away_row`.
 """
 
 from functools import cache
@@ -45,8 +46,20 @@ def is_recommendation(step: dict) -> bool:
     return is_recommendation_text(delivered(step)["text"])
 
 
+def away_row(day: int, start_clock: str, end_clock: str, text: str) -> dict:
+    """A timeline row for time away from home: no step was recorded then (nothing is rated)."""
+    return {"type": "away", "day": day, "step": None, "clock": start_clock, "end_clock": end_clock, "text": text}
+
+
+def is_away(row: dict) -> bool:
+    return row.get("type") == "away"
+
+
 def timeline_cells(step: dict) -> tuple:
     """day, time, activity, delivered recommendation, score, criteria, human marker."""
+    if is_away(step):
+        return (str(step["day"] + 1), step["clock"], Text(f"away from home: {step['text']}", style="dim italic"),
+                Text(f"until {step['end_clock']} (not rated)", style="dim"), Text(""), Text(""), Text(""))
     c = delivered(step)
     rating = c["rating"]
     rec = Text(c["text"]) if is_recommendation_text(c["text"]) else Text("· no recommendation", style="dim italic")
@@ -59,6 +72,11 @@ def timeline_cells(step: dict) -> tuple:
 def step_detail(step: dict) -> Text:
     """The selected step: every candidate with its rating and reason, and what the assistant recalled."""
     text = Text()
+    if is_away(step):
+        text.append(f"Day {step['day'] + 1} {step['clock']}-{step['end_clock']}  ", style="bold")
+        text.append(f"away from home: {step['text']}\n")
+        text.append("Not at home, so the assistant is not heard: no decision, no rating.", style="dim italic")
+        return text
     a = step["activity"]
     text.append(f"Day {step['day'] + 1} {step['clock']}  ", style="bold")
     text.append(f"{a['text']} ({a['room'].replace('_', ' ')}, {a['object']})\n")

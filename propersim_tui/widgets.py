@@ -8,10 +8,10 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label, ProgressBar, Sparkline, Static
 
 from engine.house import load_house
-from engine.metrics import step_metrics
+from engine.metrics import DayMetrics, step_metrics
 from engine.vocab import BIG_FIVE
 from propersim_tui.calls_view import calls_text
-from propersim_tui.view import CRITERIA_SHORT, floor_plan, is_recommendation, step_detail, timeline_cells
+from propersim_tui.view import CRITERIA_SHORT, floor_plan, is_away, is_recommendation, step_detail, timeline_cells
 
 MAX_ROWS = 1000  # rows kept in the timeline widget; everything stays in memory and on disk
 
@@ -67,8 +67,10 @@ class ScoresPanel(Vertical):
         yield Label("Daily means", id="sparkline-label")
         yield Sparkline([], id="daily-means")
 
-    def show(self, today: list[dict], daily_means: list[float], wanted: tuple[float, float], criteria,
+    def show(self, today: list[dict], daily: list[DayMetrics], wanted: tuple[int, int] | None, criteria,
              step_seconds: int) -> None:
+        """Today so far, against the day's wanted range (engine.wanted; None where it can't be told),
+        and the finished days' means and normalized scores."""
         if not self.query("#score-text"):
             return  # not composed yet; the next refresh shows it
         n = len(today)
@@ -86,15 +88,24 @@ class ScoresPanel(Vertical):
             text.append(f"{CRITERIA_SHORT.get(name, name[0].upper())} {name[:10]:10} ", style="dim")
             text.append(f"{bar:10}", style="green" if rate >= 0.75 else "yellow" if rate >= 0.5 else "red")
             text.append(f" {rate:4.0%}\n")
-        inside = wanted[0] <= m.recs_per_hour <= wanted[1]
-        text.append("Recs/hour ", style="bold")
-        text.append(f"{m.recs_per_hour:.2f}", style="green" if inside else "red")
-        text.append(f" · wanted {wanted[0]:.2f}–{wanted[1]:.2f}", style="dim")
+        text.append("Recs today ", style="bold")
+        if wanted is None:
+            text.append(f"{m.recommendations}")
+        else:  # below the range is only "not yet" while the day goes on
+            style = "red" if m.recommendations > wanted[1] else "green" if m.recommendations >= wanted[0] else "yellow"
+            text.append(f"{m.recommendations}", style=style)
+            text.append(f" · wanted {wanted[0]}–{wanted[1]}", style="dim")
+        if not math.isnan(m.precision):
+            text.append(f" · {m.precision:.0%} landed", style="dim")
         self.query_one("#score-text", Static).update(text)
+        means = [d.mean_score for d in daily if not math.isnan(d.mean_score)]
         sparkline = self.query_one(Sparkline)
-        sparkline.display = len(daily_means) >= 2
-        sparkline.data = daily_means
-        label = "Daily means: " + (" ".join(f"{m:.1f}" for m in daily_means[-6:]) if daily_means else "—")
+        sparkline.display = len(means) >= 2
+        sparkline.data = means
+        label = "Daily means: " + (" ".join(f"{x:.1f}" for x in means[-6:]) if means else "—")
+        normalized = [d.normalized for d in daily[-6:]]
+        if any(not math.isnan(x) for x in normalized):
+            label += "\nNormalized: " + " ".join("—" if math.isnan(x) else f"{x:.2f}" for x in normalized)
         self.query_one("#sparkline-label", Label).update(label)
 
 
@@ -124,7 +135,8 @@ class TrainingStatus(Vertical):
 
 
 class Timeline(DataTable):
-    """One row per awake step; the newest MAX_ROWS are rendered, optionally only recommendations."""
+    """One row per awake step (and one per stretch away from home); the newest MAX_ROWS are
+    rendered, optionally only recommendations."""
 
     FIXED = (("day", 3), ("time", 5), ("activity", 0), ("delivered", 0), ("score", 5), ("criteria", 12), ("", 2))
 
@@ -149,6 +161,8 @@ class Timeline(DataTable):
         self.refresh()
 
     def visible(self, step: dict) -> bool:
+        if is_away(step):
+            return not self.only_recommendations
         return not self.only_recommendations or is_recommendation(step)
 
     def append_steps(self, steps: list[dict], follow: bool = True) -> None:
@@ -165,7 +179,8 @@ class Timeline(DataTable):
                     self.remove_row(key)
                 del self.steps[:overflow]
         for step in shown:
-            self.add_row(*timeline_cells(step), key=f"{step['day']}-{step['step']}")
+            key = f"{step['day']}-away-{step['clock']}" if is_away(step) else f"{step['day']}-{step['step']}"
+            self.add_row(*timeline_cells(step), key=key)
             self.steps.append(step)
         if follow:
             self.move_cursor(row=self.row_count - 1, animate=False)
@@ -198,7 +213,7 @@ class DetailPanel(Static):
                              "and the memories the assistant recalled.", style="dim"))
             return
         text = step_detail(step)
-        if calls is not None:
+        if calls is not None and not is_away(step):
             plan = calls.calls_at(step["day"], None) if first_of_day else []
             text.append_text(calls_text(calls.calls_at(step["day"], step["step"]), plan))
         self.update(text)

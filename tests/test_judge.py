@@ -1,6 +1,8 @@
-"""The rubric judge on hand-built situations: each criterion passes and fails for its reason."""
+"""The rubric judge on hand-built situations: each criterion passes and fails for its reason, and the
+worked examples of personas/README.md hold."""
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -47,13 +49,20 @@ def obs_at(hhmm: str, activity: Activity = RELAXING, day: int = 0) -> Observatio
     return Observation(day, step, CLOCK.minute_of_day(step), CLOCK.weekday(day), hhmm, activity)
 
 
-def history(awake_since: str = "06:15", last: str | None = None, count: int = 0, pleased: bool = True) -> DayHistory:
+def to_min(t: str) -> int:
+    return int(t[:2]) * 60 + int(t[3:])
+
+
+def history(awake_since: str = "06:15", last: str | None = None, served: int | None = None,
+            pleased: bool = True, said: str = "other") -> DayHistory:
+    """A day so far: the last delivered recommendation at `last` (served if `pleased`)."""
     h = DayHistory()
-    to_min = lambda t: int(t[:2]) * 60 + int(t[3:])  # noqa: E731
     h.awake_since = to_min(awake_since)
     if last:
-        h.last_minute, h.count, h.recent_topics = to_min(last), max(count, 1), ["music"]
-        h.last_satisfied = h.last_minute if pleased else None
+        h.last_delivered, h.delivered, h.recent_topics = to_min(last), max(served or 1, 1), ["music"]
+        h.recent = [(to_min(last), said)]
+        if pleased:
+            h.last_served, h.served = to_min(last), served or 1
     return h
 
 
@@ -63,9 +72,10 @@ def test_perfect_recommendation(judge):
     assert rating.total == 4 and "likes music" in rating.reason
 
 
-def test_preference_fails_on_disliked_topic(judge):
+def test_an_unwanted_topic_fails_preference_timing_and_frequency(judge):
     rating = judge.rate_now(obs_at("20:30"), candidate("stocks"), history(last="19:00"))
-    assert not rating.criteria["preference"] and rating.total == 3 and "dislikes finance" in rating.reason
+    assert rating.criteria == {"preference": False, "timing": False, "frequency": False, "communication": True}
+    assert rating.total == 1 and "dislikes finance" in rating.reason and "one too many" in rating.reason
 
 
 def test_timing_fails_outside_welcome_windows(judge):
@@ -83,21 +93,33 @@ def test_timing_fails_when_item_does_not_fit_activity(judge):
     assert not rating.criteria["timing"] and "doesn't fit" in rating.reason
 
 
-def test_frequency_fails_when_too_soon(judge):
+def test_too_soon_fails_timing_and_frequency(judge):
     rating = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="20:10"))
-    assert not rating.criteria["frequency"] and "only 20 min" in rating.reason
+    assert rating.criteria == {"preference": True, "timing": False, "frequency": False, "communication": True}
+    assert "only 20 min" in rating.reason and "too soon" in rating.reason
 
 
-def test_frequency_fails_over_the_daily_max(judge):
-    rating = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00", count=12))
-    assert not rating.criteria["frequency"] and "too many today" in rating.reason
+def test_frequency_fails_once_the_days_wish_is_served(judge):
+    rating = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00", served=12))
+    assert not rating.criteria["frequency"] and "had enough good ones today" in rating.reason
+    assert judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="19:00", served=12)).total == 4
 
 
 def test_communication_fails_on_tone_and_boundary(judge):
     terse = judge.rate_now(obs_at("20:30"), candidate("terse"), history(last="19:00"))
-    assert not terse.criteria["communication"] and "concise tone" in terse.reason
+    assert not terse.criteria["communication"] and "concise tone" in terse.reason and terse.total == 3
     shop = judge.rate_now(obs_at("20:30"), candidate("shop"), history(last="19:00"))
-    assert not shop.criteria["communication"] and "spending" in shop.reason
+    assert not shop.criteria["communication"] and "spending" in shop.reason and shop.total == 3
+
+
+def test_a_repeat_fails_preference_for_four_hours(judge):
+    again = judge.rate_now(obs_at("21:30"), candidate("song"), history(last="20:30", said="song"))
+    assert not again.criteria["preference"] and "heard that one 60 min ago" in again.reason and again.total <= 1
+    other = judge.rate_now(obs_at("21:30"), candidate("terse"), history(last="20:30", said="song"))
+    assert other.criteria["preference"]  # another item of the same topic is fine
+    h = history(last="20:30", said="song")
+    h.recent = [(to_min("16:00"), "song")]
+    assert judge.rate_now(obs_at("20:30"), candidate("song"), h).criteria["preference"]  # 270 min later: fresh
 
 
 def test_silence_is_right_when_not_wanted(judge):
@@ -114,21 +136,65 @@ def test_missed_opportunity_loses_preference_and_timing(judge):
     assert rating.criteria == {"preference": False, "timing": False, "frequency": True, "communication": True}
 
 
-def test_a_poor_recommendation_does_not_satisfy(judge):
-    just_after_a_bad_one = judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="20:20", pleased=False))
+def test_no_moment_is_missed_when_nothing_fits(judge):
+    """Nothing she likes fits cleaning (no catalog item does): silence is not a missed chance."""
+    cleaning = Activity("Cleaning the kitchen", "kitchen", "sink", ("chores",))
+    assert judge.rate_now(obs_at("20:30", cleaning), ABSTAIN, history(last="17:00")).total == 4
+
+
+def test_junk_does_not_use_up_the_wish(judge):
+    just_after_a_bad_one = judge.rate_now(obs_at("20:30"), ABSTAIN, history(awake_since="19:00", last="20:20", pleased=False))
     assert just_after_a_bad_one.missed_opportunity and just_after_a_bad_one.total == 2
-    another = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="20:20", pleased=False))
-    assert not another.criteria["frequency"]  # but piling on is still too soon
+    piling_on = judge.rate_now(obs_at("20:30"), candidate("song"), history(awake_since="19:00", last="20:20", pleased=False))
+    assert piling_on.total == 2  # too soon after the bad one: no better than silence
 
 
-def test_silence_too_long_also_loses_frequency(judge):
+def test_spam_in_the_morning_then_silence_at_a_wanted_moment(judge):
+    """Twelve junk suggestions from 06:30 do not make silence at 20:30 right (the old rules' loophole)."""
+    h = DayHistory()
+    for k in range(12):
+        minute = to_min("06:30") + 3 * k
+        obs = Observation(0, minute * 60 // CLOCK.step_seconds, minute, 0, "", RELAXING)
+        h.see(obs, candidate("stocks"), served=False)
+    assert h.delivered == 12 and h.served == 0
+    evening = judge.rate_now(obs_at("20:30"), ABSTAIN, h)
+    assert evening.missed_opportunity and evening.total == 1  # and nothing good since waking: a long silence
+    assert judge.rate_now(obs_at("20:30"), candidate("song"), h).total == 4
+
+
+def test_silence_too_long_counts_from_the_last_served(judge):
     rating = judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="17:00"))
-    assert rating.total == 1 and not rating.criteria["frequency"] and "quiet for 210 min" in rating.reason
+    assert rating.total == 1 and not rating.criteria["frequency"] and "nothing good for 210 min" in rating.reason
+    junk_since = history(last="17:00")
+    junk_since.last_delivered = to_min("20:00")  # a bad one at 20:00 does not end the drought
+    assert judge.rate_now(obs_at("20:30"), ABSTAIN, junk_since).total == 1
+
+
+def test_served_follows_the_rules_not_the_noise(persona_raw):
+    j = RubricJudge(parse_persona(persona_raw), CLOCK, 0, CATALOG, noise=0.5)
+    asyncio.run(j.start_day(0))
+    obs = obs_at("20:30")
+    for _ in range(20):
+        rating = j.rate_now(obs, candidate("song"), j.history)
+        assert j.served(obs, candidate("song"), rating, j.history)
+    human = dataclasses.replace(j.rate_now(obs, candidate("song"), j.history, noisy=False),
+                                criteria=dict.fromkeys(j.criteria, False), source="human")
+    assert not j.served(obs, candidate("song"), human, j.history)  # a human's verdict is what they felt
 
 
 def test_weekend_condition_changes_welcome_windows(judge):
     saturday_morning = obs_at("10:00", day=5)  # weekend welcome is 08:00-21:45
     assert judge.rate_now(saturday_morning, candidate("song"), history(last="08:00")).criteria["timing"]
+
+
+def test_mid_week_condition(persona_raw):
+    persona_raw["preferences"]["when"] = [{"days": "tue,wed", "welcome": ["09:00-11:00"], "note": "days off"}]
+    j = RubricJudge(parse_persona(persona_raw), CLOCK, 0, CATALOG)
+    asyncio.run(j.start_day(1))
+    tuesday, monday = obs_at("10:00", day=1), obs_at("10:00", day=0)
+    assert j.rate_now(tuesday, candidate("song"), history(last="08:00")).criteria["timing"]
+    assert not j.rate_now(monday, candidate("song"), history(last="08:00")).criteria["timing"]
+    assert not j.rate_now(obs_at("20:30", day=2), candidate("song"), history(last="08:00")).criteria["timing"]
 
 
 def test_novelty_criterion_is_configurable(persona_raw):
@@ -160,9 +226,11 @@ def test_free_text_with_topic_and_tone_is_rated_by_the_documented_rule(judge):
     assert not judge.rate_now(obs_at("20:30"), cooking_while_relaxing, history(last="19:00")).criteria["timing"]
     shopping = Candidate(None, "You could buy that vinyl box set tonight.", "music", "warm")  # boundary: spending
     crossed = judge.rate_now(obs_at("20:30"), shopping, history(last="19:00"))
-    assert not crossed.criteria["communication"] and "spending" in crossed.reason
+    assert not crossed.criteria["communication"] and "spending" in crossed.reason and crossed.total == 3
     bare = judge.rate_now(obs_at("20:30"), Candidate(None, "Do something fun!"), history(last="19:00"))
-    assert not bare.criteria["preference"] and not bare.criteria["communication"] and "can't tell" in bare.reason
+    assert bare.total == 0 and "can't tell" in bare.reason
+    again = judge.rate_now(obs_at("21:30"), free, history(last="20:30", said=" ".join(free.text.casefold().split())))
+    assert not again.criteria["preference"]  # the same words again are a repeat
     for silence in (Candidate(None, "No Recommendation"), Candidate(None, "  no recommendation. "), Candidate(None, "")):
         assert not silence.is_recommendation
 

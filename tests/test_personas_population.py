@@ -125,7 +125,7 @@ def test_persona_commands(tmp_path):
     shown = cli("show", REFERENCE_PERSONA)
     assert shown.returncode == 0 and "Rosa Delgado" in shown.stdout and "Rubric" in shown.stdout
     template = cli("new")
-    target = tmp_path / "E-A+C+O-N+.toml"
+    target = tmp_path / "my-persona.toml"
     target.write_text(template.stdout)
     assert "#" in template.stdout and load_persona(target).name  # a commented template that validates
     broken = tmp_path / "E+A+C+O+N-.toml"

@@ -111,7 +111,7 @@ async def test_run_to_end_of_day(tmp_path):
     async with app.run_test() as pilot:
         await pilot.press("d")
         assert await wait_until(pilot, lambda: app.driver.sim.day == 1 and app.driver.paused, timeout=20)
-        assert await wait_until(pilot, lambda: len(app.daily_means) == 1)
+        assert await wait_until(pilot, lambda: len(app.daily) == 1)
         assert app.driver.paused and app.steps[-1]["day"] == 0
 
 
@@ -278,3 +278,35 @@ async def test_every_control_is_in_the_command_palette(tmp_path):
                     "Save", "Open", "New run", "Help"):
         assert control in titles, control
     assert "Play/Pause" not in titles  # replay-only controls are hidden while live
+
+
+async def test_time_away_from_home_shows_as_one_timeline_line(tmp_path):
+    from pathlib import Path
+
+    commuter = Path(__file__).resolve().parent / "personas_heldout" / "commuter.toml"
+    app = ProPerSimApp(RunConfig(persona=str(commuter), assistant="oracle", days=2), saves=tmp_path / "saves",
+                       autostart=False)
+    async with app.run_test() as pilot:
+        await pilot.press("d")
+        assert await wait_until(pilot, lambda: app.driver.sim.day == 1 and app.driver.paused, timeout=20)
+        assert await wait_until(pilot, lambda: any(r["type"] == "away" for r in app.timeline.steps))
+        rows = [tuple(str(c) for c in app.timeline.get_row_at(i)) for i in range(app.timeline.row_count)]
+        (away,) = [r for r in rows if "away from home" in r[2]]
+        assert away[0] == "1" and "08:25" <= away[1] <= "08:35"
+        assert away[2] == "away from home: Commuting and at the office"
+        assert away[3].startswith("until 17:")
+        assert all(s["type"] == "step" for s in app.steps)  # scores count only steps
+        app.timeline.move_cursor(row=rows.index(away))
+        await pilot.pause(0.1)
+        assert "the assistant is not heard" in str(app.detail.content)
+        await pilot.press("f")  # recommendations only: the line goes, and comes back
+        assert not any(r["type"] == "away" for r in app.timeline.steps)
+        await pilot.press("f")
+        assert sum(r["type"] == "away" for r in app.timeline.steps) == 1
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        saved = app.driver.saved_to
+    replay = ProPerSimApp(replay_dir=saved, saves=tmp_path / "saves")  # a recording holds steps only
+    async with replay.run_test() as pilot:
+        await pilot.pause(0.1)
+        assert replay.timeline.row_count == len(rows) - 1 and replay.replay.steps

@@ -28,7 +28,9 @@ C_TAG = C_HALF + 48  # activity tags: 16
 C_GAP = C_TAG + len(ACTIVITY_TAGS)  # "none today" + len(GAP_EDGES) + 1 bins
 C_COUNT = C_GAP + len(GAP_EDGES) + 2
 C_RETRIEVED = C_COUNT + len(COUNT_EDGES) + 1  # retrieved rec value, retrieved abstain value
-CONTEXT_DIM = C_RETRIEVED + 2
+C_GOOD_GAP = C_RETRIEVED + 2  # since the last well-received one: "none today" + len(GAP_EDGES) + 1 bins
+C_GOOD_COUNT = C_GOOD_GAP + len(GAP_EDGES) + 2  # well-received ones today
+CONTEXT_DIM = C_GOOD_COUNT + len(COUNT_EDGES) + 1
 
 # item features phi: static part (depends on the item, block and day type) then dynamic part
 I_TOPIC = 0
@@ -39,7 +41,8 @@ I_TOPIC_WEEKEND = I_TOPIC_BLOCK + len(TOPICS) * BLOCKS
 I_TONE_WEEKEND = I_TOPIC_WEEKEND + len(TOPICS)
 STATIC_DIM = I_TONE_WEEKEND + len(TONES)
 I_MEM_TOPIC, I_MEM_TONE, I_RETRIEVED_TOPIC = STATIC_DIM, STATIC_DIM + 1, STATIC_DIM + 2
-ITEM_DIM = STATIC_DIM + 3
+I_SAID = STATIC_DIM + 3  # it recommended this very item in the last few hours
+ITEM_DIM = STATIC_DIM + 4
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class Situation:
     mem_topic: np.ndarray  # (len(TOPICS),) mean remembered score per topic, centred
     mem_tone: np.ndarray  # (len(TONES),)
     retrieved_topic: np.ndarray  # (len(TOPICS),)
+    said: frozenset[str] = frozenset()  # item ids it recommended in the last few hours
 
 
 def bin_index(value: float, edges: tuple) -> int:
@@ -63,8 +67,10 @@ def bin_index(value: float, edges: tuple) -> int:
 
 
 def context_vector(minute: int, weekend: bool, tags: tuple[str, ...], gap: int | None, count: int | None,
-                   retrieved_rec: float, retrieved_abstain: float) -> np.ndarray:
-    """gap/count are None when the assistant has no memory of its recommendations."""
+                   retrieved_rec: float, retrieved_abstain: float, good_gap: int | None = None,
+                   good_count: int | None = None) -> np.ndarray:
+    """gap/count are None when the assistant has no memory of its recommendations; good_gap/good_count
+    (since the last well-received one, and how many today) None when it keeps no scores."""
     c = np.zeros(CONTEXT_DIM)
     c[C_BIAS] = 1.0
     c[C_HOUR + (minute // 60) * 2 + int(weekend)] = 1.0
@@ -76,6 +82,9 @@ def context_vector(minute: int, weekend: bool, tags: tuple[str, ...], gap: int |
         c[C_COUNT + bin_index(count, COUNT_EDGES)] = 1.0
     c[C_RETRIEVED] = retrieved_rec
     c[C_RETRIEVED + 1] = retrieved_abstain
+    if good_count is not None:
+        c[C_GOOD_GAP + (0 if good_gap is None else 1 + bin_index(good_gap, GAP_EDGES))] = 1.0
+        c[C_GOOD_COUNT + bin_index(good_count, COUNT_EDGES)] = 1.0
     return c
 
 
@@ -106,4 +115,6 @@ def item_features(catalog: Catalog, s: Situation) -> tuple[tuple, np.ndarray]:
     phi[:, I_MEM_TOPIC] = s.mem_topic[topics]
     phi[:, I_MEM_TONE] = s.mem_tone[tones]
     phi[:, I_RETRIEVED_TOPIC] = s.retrieved_topic[topics]
+    if s.said:
+        phi[:, I_SAID] = [item.id in s.said for item in items]
     return items, phi

@@ -32,6 +32,9 @@ from training.features import TONE_INDEX, TOPIC_INDEX, Situation, context_vector
 from training.offline_policy import NO_REC, OfflinePolicy, initial_params
 from training.replay import STRATEGIES, ReplayBuffer, TrainingPair
 
+TIE_WEIGHT = 0.5  # a tie says less than a difference in score
+SAID_WITHIN_MINUTES = 240  # "I just suggested that": its own recommendations it won't want to repeat
+
 VARIANTS = {
     "no-memory": dict(level=MemoryLevel.NONE, retrieval=False, trains=False),
     "ar-memory": dict(level=MemoryLevel.RECOMMENDATIONS, retrieval=False, trains=False),
@@ -88,15 +91,17 @@ class PolicyAssistant(BaseAssistant):
         self.dpo = DPOSettings(beta=beta, epochs=epochs, learning_rate=learning_rate)
         self._situations: dict[int, Situation] = {}  # today's, by step, to turn pairs into training data
         self._actions: dict[int, dict[str | None, int]] = {}  # step -> item id -> action index
+        self._ties: list[TrainingPair] = []  # today's recommendations that did no better than silence
 
     def start_day(self, day: int) -> None:
         super().start_day(day)
-        self._situations, self._actions = {}, {}
+        self._situations, self._actions, self._ties = {}, {}, []
 
     # --- deciding ----------------------------------------------------------------------
     def situation(self, obs: Observation) -> Situation:
         tags, weekend = obs.activity.tags, obs.weekday >= 5
-        gap = count = None
+        gap = count = good_gap = good_count = None
+        said = frozenset()
         mem_topic, mem_tone = np.zeros(len(TOPICS)), np.zeros(len(TONES))
         retrieved_topic = np.zeros(len(TOPICS))
         rec_value = abstain_value = 0.0
@@ -104,7 +109,10 @@ class PolicyAssistant(BaseAssistant):
         if self.level >= MemoryLevel.RECOMMENDATIONS:
             gap = self.memory.minutes_since_recommendation(obs.day, obs.minute)
             count = self.memory.recommendations_today(obs.day)
+            said = frozenset(self.memory.said_within(obs.day, obs.minute, SAID_WITHIN_MINUTES))
         if self.level >= MemoryLevel.SCORES:
+            good_gap = self.memory.minutes_since_good(obs.day, obs.minute)
+            good_count = self.memory.good_recommendations_today(obs.day)
             for topic, (n, total) in self.memory.totals.by_topic.items():
                 if topic in TOPIC_INDEX:  # a free-text recommendation may name no known topic
                     mem_topic[TOPIC_INDEX[topic]] = _centred(total, n)
@@ -128,8 +136,8 @@ class PolicyAssistant(BaseAssistant):
                     entry[1] += e.score
             for topic, (n, total) in by_topic.items():
                 retrieved_topic[TOPIC_INDEX[topic]] = _centred(total, n)
-        context = context_vector(obs.minute, weekend, tags, gap, count, rec_value, abstain_value)
-        return Situation(context, tags, obs.minute // 240, int(weekend), mem_topic, mem_tone, retrieved_topic)
+        context = context_vector(obs.minute, weekend, tags, gap, count, rec_value, abstain_value, good_gap, good_count)
+        return Situation(context, tags, obs.minute // 240, int(weekend), mem_topic, mem_tone, retrieved_topic, said)
 
     async def propose(self, obs: Observation, n: int) -> Proposal:
         s = self.situation(obs)
@@ -140,11 +148,27 @@ class PolicyAssistant(BaseAssistant):
         return Proposal(candidates, obs.render(), self._retrieved)
 
     def observe(self, feedback: Feedback) -> None:
+        if self.trains:
+            self._note_tie(feedback)
         event = self.memory.add(feedback)
         if event is not None and self.index is not None:
             self.index.add(event)
 
     # --- learning ----------------------------------------------------------------------
+    def _note_tie(self, feedback: Feedback) -> None:
+        """A recommendation that scored no better than silence would have: when in doubt, don't interrupt.
+
+        The judge's pairs leave ties out; the learner keeps these as silence over the interruption."""
+        step, actions = feedback.observation.step, self._actions.get(feedback.observation.step, {})
+        totals = dict(zip(feedback.candidates, feedback.totals))
+        quiet = totals.get(ABSTAIN)
+        if quiet is None or NO_REC not in actions.values():
+            return
+        for candidate, total in totals.items():
+            if candidate.is_recommendation and total is not None and total == quiet and candidate.item_id in actions:
+                self._ties.append(TrainingPair(self._situations[step], NO_REC, actions[candidate.item_id],
+                                               feedback.observation.day, TIE_WEIGHT))
+
     def training_pairs(self, pairs: list[PreferencePair]) -> list[TrainingPair]:
         out = []
         for pair in pairs:
@@ -158,7 +182,8 @@ class PolicyAssistant(BaseAssistant):
     async def end_day(self, day: int, pairs: list[PreferencePair], emit: Emit) -> None:
         if not self.trains:
             return
-        self.replay.extend(self.training_pairs(pairs))
+        self.replay.extend(self.training_pairs(pairs) + self._ties)
+        self._ties = []
         rng = rng_for(self.seed, ROLE_TRAINING, day)
         batch = self.replay.sample(day, rng)
         emit(TrainingStarted(day, len(batch)))
@@ -205,6 +230,7 @@ def save_replay(buffer: ReplayBuffer, path: Path) -> None:
         mem_topic=np.array([p.situation.mem_topic for p in pairs]).reshape(len(pairs), -1),
         mem_tone=np.array([p.situation.mem_tone for p in pairs]).reshape(len(pairs), -1),
         retrieved_topic=np.array([p.situation.retrieved_topic for p in pairs]).reshape(len(pairs), -1),
+        said=np.array(["|".join(sorted(p.situation.said)) for p in pairs], dtype=str),
         chosen=np.array([p.chosen for p in pairs], dtype=np.int64),
         rejected=np.array([p.rejected for p in pairs], dtype=np.int64),
         day=np.array([p.day for p in pairs], dtype=np.int64),
@@ -218,7 +244,8 @@ def load_replay(path: Path) -> list[TrainingPair]:
         return [
             TrainingPair(
                 Situation(f["context"][i], tuple(t for t in str(f["tags"][i]).split("|") if t), int(f["block"][i]),
-                          int(f["weekend"][i]), f["mem_topic"][i], f["mem_tone"][i], f["retrieved_topic"][i]),
+                          int(f["weekend"][i]), f["mem_topic"][i], f["mem_tone"][i], f["retrieved_topic"][i],
+                          frozenset(x for x in str(f["said"][i]).split("|") if x)),
                 int(f["chosen"][i]), int(f["rejected"][i]), int(f["day"][i]), float(f["weight"][i]), str(f["source"][i]),
             )
             for i in range(len(f["day"]))

@@ -16,6 +16,7 @@ from training.features import (
     I_MEM_TONE,
     I_MEM_TOPIC,
     I_RETRIEVED_TOPIC,
+    I_SAID,
     ITEM_DIM,
     Situation,
     item_features,
@@ -37,6 +38,7 @@ def initial_params(uses_memory: bool, in_context: bool, recommend_rate: float = 
     if uses_memory:
         w[C_GAP + 1] = -1.5 * gap_prior  # under 10 minutes since the last recommendation
         w[C_GAP + 2] = -0.7 * gap_prior  # under 20
+        w[CONTEXT_DIM + I_SAID] = -2.0  # it doesn't repeat an item it just suggested
     if in_context:
         w[C_RETRIEVED] = 0.7 * in_context_scale  # similar moments where recommending scored well
         w[C_RETRIEVED + 1] = -0.7 * in_context_scale  # similar moments where silence scored well
@@ -77,7 +79,7 @@ class OfflinePolicy:
         """n action indices (NO_REC or an item position), and the items.
 
         All but the last candidate are exploratory with probability `explore`: recommend
-        or not by a coin flip, and any fitting item. The last one, the one delivered, is
+        or not by a coin flip, the item drawn from the policy's own choice. The last one, the one delivered, is
         always the policy's own sample, so what the user experiences is the policy.
         """
         z, items, _, log_p = self.distribution(s)
@@ -86,7 +88,13 @@ class OfflinePolicy:
         actions = []
         for k in range(n):
             if k < n - 1 and items and rng.random() < explore:
-                actions.append(NO_REC if rng.random() < 0.5 else int(rng.integers(len(items))))
+                # explore whether to recommend, with the item it would choose: a uniform item here
+                # would teach "don't recommend now" whenever the random item is a bad one
+                if rng.random() < 0.5:
+                    actions.append(NO_REC)
+                else:
+                    i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+                    actions.append(min(i, len(items) - 1))
             elif rng.random() < p_rec:
                 i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
                 actions.append(min(i, len(items) - 1))

@@ -29,7 +29,6 @@ class Job:
 class JobResult:
     job: Job
     days: list[DayMetrics]
-    wanted_per_day: tuple[int, int]
     seconds: float
 
     @property
@@ -46,8 +45,7 @@ def run_job(job: Job) -> JobResult:
     sim.subscribe(lambda e: days.append(e.metrics) if isinstance(e, DayEnded) else None)
     start = time.perf_counter()
     asyncio.run(sim.run())
-    low, high = sim.persona.preferences.per_day
-    return JobResult(job, days, (low, high), time.perf_counter() - start)
+    return JobResult(job, days, time.perf_counter() - start)
 
 
 def run_jobs(jobs: Iterable[Job], workers: int | None = None,

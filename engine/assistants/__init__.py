@@ -5,9 +5,11 @@ oracle, the upper bound, reads the judge on purpose: flag `reads-hidden-preferen
 At each awake step it proposes n candidates with the exact prompt that produced them;
 it is told how they scored; at each day end it may learn from the day's pairs.
 
-Implementations: the reference policies (engine/assistants/reference.py) and the
-memory assistants on a learned policy (training/offline_assistant.py), all registered
-in ASSISTANTS below by dotted path; engine/assistants/base.py is their shared base.
+Implementations: the reference policies (engine/assistants/reference.py), the
+adversaries that try to game the judge without feedback (engine/assistants/adversaries.py,
+flag `adversary`) and the memory assistants on a learned policy
+(training/offline_assistant.py), all registered in ASSISTANTS below by dotted path;
+engine/assistants/base.py is their shared base.
 """
 
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from engine.types import Feedback, Observation, PreferencePair, Proposal
 
 Emit = Callable[[object], None]
 ORACLE_FLAG = "reads-hidden-preferences"
+ADVERSARY_FLAG = "adversary"  # feedback-free, tries to game the judge: not an assistant under test
 BACKEND_FLAG = "needs-backend"  # a role that calls an LLM: the run config must name its backend
 
 
@@ -72,6 +75,25 @@ ASSISTANTS = Registry("assistant", [
     Entry("oracle", "engine.assistants.reference:Oracle.build",
           "reads the hidden preferences: the upper bound, not an assistant under test (needs the rubric judge)",
           flags=frozenset({ORACLE_FLAG})),
+    *(Entry(name, f"engine.assistants.adversaries:{cls}.build", f"{summary} (adversary)",
+            f"engine.assistants.adversaries:{options}", flags=frozenset({ADVERSARY_FLAG}))
+      for name, cls, options, summary in (
+          ("timer", "Timer", "TimerOptions", "a random fitting item every K minutes after waking"),
+          ("burst", "Burst", "BurstOptions", "a random fitting item at each of the first N awake steps, then silence"),
+          ("breaks-only", "BreaksOnly", "GapOptions", "a random fitting item only in breaks and leisure, M min apart"),
+          ("crowd-pleaser", "CrowdPleaser", "CrowdOptions",
+           "the population's most liked topic in its most accepted tone, every K minutes"),
+          ("same-item", "SameItem", "SameItemOptions", "one fixed catalog item all day, every step or every K min"),
+          ("topic-round-robin", "TopicRoundRobin", "TimerOptions",
+           "every K minutes a fitting item of the next topic in turn, no item twice a day"),
+          ("mirror", "Mirror", "TimerOptions", "every K minutes an item on what the user is doing, warm tone"),
+          ("evening-timer", "EveningTimer", "EveningOptions", "a random fitting item every K minutes, evenings only"),
+          ("on-change", "OnChange", "GapOptions", "a random fitting item right after each activity change"),
+          ("tag-change-timer", "TagChangeTimer", "ChangeTimerOptions",
+           "a random fitting item at each tag change, else after a long silence"),
+          ("crowd-schedule", "CrowdSchedule", "CrowdScheduleOptions",
+           "the population's welcome hours, spacing, daily cap, topic and tone"),
+      )),
     *(Entry(f"llm-{variant}", "training.llm_assistant:build", f"{summary} (an LLM policy, prompted)",
             "training.llm_assistant:LLMAssistantOptions", flags=frozenset({BACKEND_FLAG}),
             check="training.llm_assistant:check")

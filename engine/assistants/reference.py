@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.assistants.base import BaseAssistant, candidate_of
 from engine.catalog import Catalog
-from engine.judges.rubric import DayHistory, RubricJudge
+from engine.judges.day_plan import DayPlanner
+from engine.judges.rubric import RubricJudge
 from engine.types import ABSTAIN, Candidate, Feedback, Observation
+from engine.wanted import planned_observations
 
 
 class AlwaysAbstain(BaseAssistant):
@@ -65,41 +67,36 @@ class EveryStep(RandomRate):
 
 
 class Oracle(BaseAssistant):
-    """The upper bound: asks the (noise-free) judge which candidate would score best."""
+    """The upper bound: plans the day over the user's known plan with the (noise-free) judge."""
 
     name = "oracle"
     reads_hidden_preferences = True
 
-    def __init__(self, catalog: Catalog, seed: int, judge: RubricJudge):
+    def __init__(self, catalog: Catalog, seed: int, judge: RubricJudge, user=None):
         super().__init__(catalog, seed)
         self._judge = judge
-        self._history = DayHistory()
+        self._user = user  # the routine user's day plan is known to the oracle (greedy without one)
+        self._planner = DayPlanner(judge, [])
+        self._day = 0
 
     @classmethod
     def build(cls, ctx, options) -> "Oracle":
-        return cls(ctx.catalog, ctx.assistant_seed, ctx.judge)
+        return cls(ctx.catalog, ctx.assistant_seed, ctx.judge, ctx.user)
 
     def start_day(self, day: int) -> None:
         super().start_day(day)
-        self._history = DayHistory()
+        self._day = day
+        self._planner = None  # planned at the first step: the user plans its day before the assistant starts
 
     def choose(self, obs: Observation, n: int) -> list[Candidate]:
-        best, best_score = ABSTAIN, self._judge.rate_now(obs, ABSTAIN, self._history, noisy=False).total
-        if self._judge.wants(obs, self._history):
-            recent = self._history.recent_topics
-            for item in self.catalog.fitting(obs.activity.tags):
-                candidate = candidate_of(item)
-                score = self._judge.rate_now(obs, candidate, self._history, noisy=False).total
-                # prefer the higher score, then a topic not heard lately (variety)
-                if score > best_score or (score == best_score and best.is_recommendation
-                                          and best.topic in recent and candidate.topic not in recent):
-                    best, best_score = candidate, score
-        return [best] * n
+        if self._planner is None:
+            plan = getattr(self._user, "day_plan", lambda: None)()
+            known = planned_observations(plan, self._judge.clock, obs.day) if plan is not None else []
+            self._planner = DayPlanner(self._judge, known)
+        return [self._planner.choose(obs)] * n
 
     def observe(self, feedback: Feedback) -> None:
-        # the oracle knows what it delivered was rated as it predicted (noise aside)
-        obs, delivered = feedback.observation, feedback.candidates[feedback.delivered]
-        self._history.see(obs, delivered, self._judge.rate_now(obs, delivered, self._history, noisy=False))
+        self._planner.see(feedback.observation, feedback.candidates[feedback.delivered])
 
 
 def build_always_abstain(ctx, options) -> AlwaysAbstain:

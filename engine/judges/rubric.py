@@ -1,20 +1,26 @@
 """The offline judge (`rubric`): scores a candidate from the persona's structured preferences.
 
-The rules, documented for researchers in personas/README.md:
+The rules, documented with worked examples for researchers in personas/README.md:
 
-- The user *wants* a recommendation now when the time is in a welcome window (and
-  not in an avoid window), the activity has no never-interrupt tag, the last
-  *satisfying* recommendation (liked topic, acceptable tone and content) is at least
-  min_gap ago, and fewer than per_day max have been delivered today. A poor
-  recommendation does not satisfy: silence right after it still misses the chance.
-- A recommendation passes preference if its topic is liked; timing if the user is
-  in a welcome window, interruptible, and the item fits the activity; frequency if
-  the gap and the daily max both allow it; communication if its tone is accepted and
-  it touches no boundary; novelty (optional) if its topic is not among the last few
-  delivered.
-- No Recommendation passes everything when the user does not want one. When the
-  user does (a missed opportunity), it fails preference and timing, and frequency
-  too once the silence has lasted max_silence_minutes.
+- A recommendation is *served* when it passes every criterion. Only served ones use up
+  the day's wish: junk neither satisfies nor resets the silence.
+- The user *wants* a recommendation now when the time is in a welcome window (and not
+  in an avoid window), the activity has no never-interrupt tag, something they would
+  welcome exists for it (a catalog item that fits, of a liked topic, in an accepted tone,
+  crossing no boundary), the last served one is at least min_gap ago, and fewer than
+  per_day max were served today.
+- A recommendation passes preference if its topic is liked and it is not a repeat (the
+  same item, or the same words, delivered in the last REPEAT_MINUTES); timing if the
+  user is in a welcome window, interruptible, the item fits the activity, it passes
+  preference and the last delivered one is min_gap ago (no moment is a good one for an
+  unwanted suggestion, or for one right after another); frequency
+  if the last *delivered* one is min_gap ago, the day's max is not yet served, and it
+  passes preference (an unwanted one is always one too many);
+  communication if its tone is accepted and it touches no boundary; novelty (optional)
+  if its topic is not among the last few delivered.
+- No Recommendation passes everything when the user does not want one. When the user
+  does (a missed opportunity), it fails preference and timing, and frequency too once
+  the time since the last served one (or since waking) reaches max_silence_minutes.
 - A free-text recommendation (no catalog item, e.g. a model's) is rated by the same
   rules from the topic and tone it names: it fits the activity when some catalog item
   of its topic does; its boundaries are the flags whose keywords its text contains;
@@ -22,100 +28,63 @@ The rules, documented for researchers in personas/README.md:
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.catalog import Catalog
 from engine.clock import SimClock
+from engine.judges.views import PreferenceView, compile_views
 from engine.persona import Persona
 from engine.seeding import ROLE_JUDGE, rng_for, stable_hash
-from engine.timeutil import in_windows, parse_window
 from engine.types import Candidate, Observation, Rating
 from engine.vocab import DEFAULT_CRITERIA, OPTIONAL_CRITERIA, flags_in_text
 
+REPEAT_MINUTES = 240  # the same recommendation again within this is unwelcome
 
-@dataclass(frozen=True, slots=True)
-class PreferenceView:
-    """The persona's preferences as they apply at one moment (after conditional overrides)."""
 
-    liked: frozenset[str]
-    disliked: frozenset[str]
-    tones: frozenset[str]
-    boundaries: frozenset[str]
-    never_interrupt: frozenset[str]
-    welcome: bool
-    min_gap: int
-    max_per_day: int
-    max_silence: int
-    novelty_window: int
+def repeat_key(candidate: Candidate) -> str:
+    """What makes two recommendations "the same": the catalog item, else the words."""
+    return candidate.item_id if candidate.item_id is not None else " ".join(candidate.text.casefold().split())
 
 
 class DayHistory:
-    """What the user remembers of today's delivered recommendations."""
+    """What the user remembers of today's recommendations."""
 
-    __slots__ = ("count", "last_minute", "last_satisfied", "awake_since", "recent_topics")
+    __slots__ = ("delivered", "last_delivered", "served", "last_served", "awake_since", "recent", "recent_topics")
 
     def __init__(self) -> None:
-        self.count = 0
-        self.last_minute: int | None = None
-        self.last_satisfied: int | None = None  # minute of the last recommendation whose content pleased
+        self.delivered = 0
+        self.last_delivered: int | None = None  # minute of the last delivered recommendation
+        self.served = 0  # recommendations that passed every criterion
+        self.last_served: int | None = None
         self.awake_since: int | None = None
+        self.recent: list[tuple[int, str]] = []  # (minute, repeat key) within REPEAT_MINUTES
         self.recent_topics: list[str] = []
 
-    def see(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
+    def see(self, obs: Observation, delivered: Candidate, served: bool) -> None:
         if self.awake_since is None:
             self.awake_since = obs.minute
         if delivered.is_recommendation:
-            self.count += 1
-            self.last_minute = obs.minute
-            if rating.criteria.get("preference") and rating.criteria.get("communication"):
-                self.last_satisfied = obs.minute
+            self.delivered += 1
+            self.last_delivered = obs.minute
+            if served:
+                self.served += 1
+                self.last_served = obs.minute
+            self.recent = [(m, k) for m, k in self.recent if obs.minute - m < REPEAT_MINUTES]
+            self.recent.append((obs.minute, repeat_key(delivered)))
             self.recent_topics.append(delivered.topic or "")
             del self.recent_topics[:-8]
 
     def silence(self, minute: int) -> int:
-        since = self.last_minute if self.last_minute is not None else self.awake_since
+        """Minutes since the last served recommendation, or since waking."""
+        since = self.last_served if self.last_served is not None else self.awake_since
         return 0 if since is None else minute - since
 
-
-def compile_views(persona: Persona, clock: SimClock, weekend: bool) -> list[PreferenceView]:
-    """One PreferenceView per step of a weekday or weekend day."""
-    p = persona.preferences
-    base = {
-        "liked_topics": p.liked_topics, "disliked_topics": p.disliked_topics, "tones": p.tones,
-        "never_interrupt": p.never_interrupt, "min_gap_minutes": p.min_gap_minutes,
-    }
-    welcome = [parse_window(w) for w in p.welcome]
-    conditions = []
-    for cond in p.when:
-        if cond.days != "all" and (cond.days == "weekend") != weekend:
-            continue
-        if cond.welcome is not None:
-            welcome = [parse_window(w) for w in cond.welcome]
-        window = parse_window(cond.window) if cond.window else (0, 24 * 60)
-        conditions.append((window, cond.model_dump(include=set(base), exclude_none=True)))
-    welcome_windows, avoid = tuple(welcome), tuple(parse_window(w) for w in p.avoid)
-    cache: dict[tuple, PreferenceView] = {}
-    views = []
-    for step in range(clock.steps_per_day):
-        minute = clock.minute_of_day(step)
-        active = tuple(i for i, (w, _) in enumerate(conditions) if w[0] <= minute < w[1])
-        is_welcome = in_windows(minute, welcome_windows) and not in_windows(minute, avoid)
-        key = (active, is_welcome)
-        if key not in cache:
-            values = dict(base)
-            for i in active:
-                values.update(conditions[i][1])
-            cache[key] = PreferenceView(
-                liked=frozenset(values["liked_topics"]), disliked=frozenset(values["disliked_topics"]),
-                tones=frozenset(values["tones"]), boundaries=frozenset(p.boundaries),
-                never_interrupt=frozenset(values["never_interrupt"]), welcome=is_welcome,
-                min_gap=values["min_gap_minutes"], max_per_day=p.per_day[1],
-                max_silence=p.max_silence_minutes, novelty_window=round(4 * p.novelty),
-            )
-        views.append(cache[key])
-    return views
+    def repeated(self, candidate: Candidate, minute: int) -> int | None:
+        """Minutes since the same recommendation was delivered, if within REPEAT_MINUTES."""
+        key = repeat_key(candidate)
+        ago = [minute - m for m, k in self.recent if k == key and minute - m < REPEAT_MINUTES]
+        return min(ago) if ago else None
 
 
 class RubricJudge:
@@ -129,42 +98,68 @@ class RubricJudge:
             raise ValueError(f"unknown rubric criteria: {', '.join(sorted(unknown))}")
         if not 0.0 <= noise <= 0.5:
             raise ValueError(f"judge noise must be within 0-0.5, got {noise}")
+        self.persona = persona
+        self.persona_key = persona.model_dump_json()  # what a day's bounds depend on, hashable
+        self.clock = clock
+        self.catalog = catalog
         self.criteria = tuple(criteria)
         self.noise = noise
         self.seed = seed
         self._salt = stable_hash(persona.id)
-        self._views = {
-            weekend: compile_views(persona, clock, weekend) for weekend in (False, True)
-        }
+        self._views = [compile_views(persona, clock, weekday) for weekday in range(7)]
         self._items = {item.id: item for item in catalog.items}
         self._topic_fits: dict[str, frozenset[str]] = {}
         for item in catalog.items:
             self._topic_fits[item.topic] = self._topic_fits.get(item.topic, frozenset()) | item.fits
+        self._offers: dict[tuple, bool] = {}
         self._rng: np.random.Generator | None = None
         self.history = DayHistory()
+        self.day_log: list[tuple[bool, bool]] = []  # per rated step: (wanted, served)
 
     async def start_day(self, day: int) -> None:
         self._rng = rng_for(self.seed, ROLE_JUDGE, day, self._salt)
         self.history = DayHistory()
+        self.day_log = []
 
     async def rate(self, obs: Observation, candidates: Sequence[Candidate]) -> list[Rating]:
         return [self.rate_now(obs, c, self.history) for c in candidates]
 
     def record(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
-        self.history.see(obs, delivered, rating)
+        """The user's memory follows what truly pleased: the rules' verdict, or a human's."""
+        wanted = self.wants(obs, self.history)
+        served = self.served(obs, delivered, rating, self.history)
+        self.day_log.append((wanted, served))
+        self.history.see(obs, delivered, served)
+
+    def served(self, obs: Observation, delivered: Candidate, rating: Rating, history: DayHistory) -> bool:
+        if not delivered.is_recommendation or rating.failed:
+            return False
+        if rating.source != "human":  # judge noise flips what is reported, not what the user felt
+            rating = self.rate_now(obs, delivered, history, noisy=False)
+        return all(rating.criteria.values())
 
     def view(self, obs: Observation) -> PreferenceView:
-        return self._views[obs.weekday >= 5][obs.step]
+        return self._views[obs.weekday][obs.step]
 
     def wants(self, obs: Observation, history: DayHistory) -> bool:
         """Would the user welcome a recommendation right now?"""
         v = self.view(obs)
         return (
-            v.welcome
-            and v.never_interrupt.isdisjoint(obs.activity.tags)
-            and (history.last_satisfied is None or obs.minute - history.last_satisfied >= v.min_gap)
-            and history.count < v.max_per_day
+            v.open_to(obs.activity.tags)
+            and self.something_for(v, obs.activity.tags)
+            and (history.last_served is None or obs.minute - history.last_served >= v.min_gap)
+            and history.served < v.max_per_day
         )
+
+    def something_for(self, v: PreferenceView, tags: tuple[str, ...]) -> bool:
+        """Is there anything the user would welcome during this activity: a catalog item that fits it,
+        of a liked topic, in an accepted tone, crossing no boundary? (No one can miss what doesn't exist.)"""
+        key = (v, tags)
+        if key not in self._offers:
+            self._offers[key] = any(
+                item.topic in v.liked and item.tone in v.tones and v.boundaries.isdisjoint(item.flags)
+                for item in self.catalog.fitting(tags))
+        return self._offers[key]
 
     def rate_now(self, obs: Observation, candidate: Candidate, history: DayHistory,
                  noisy: bool = True) -> Rating:
@@ -187,40 +182,50 @@ class RubricJudge:
     def _rate_silence(self, obs, v, want, history) -> tuple[dict[str, bool], str]:
         if not want:
             return dict.fromkeys(self.criteria, True), "Quiet was right: not a moment I wanted anything."
-        too_long = history.silence(obs.minute) >= v.max_silence
+        quiet = history.silence(obs.minute)
+        too_long = quiet >= v.max_silence
         verdicts = {"preference": False, "timing": False, "frequency": not too_long}
         results = {name: verdicts.get(name, True) for name in self.criteria}
         reason = "Missed chance: I was free and open to a suggestion"
-        reason += f", and it's been quiet for {history.silence(obs.minute)} min." if too_long else "."
+        reason += f", and nothing good for {quiet} min." if too_long else "."
         return results, reason
+
+    def fits(self, candidate: Candidate, tags: tuple[str, ...]) -> tuple[bool, frozenset[str]]:
+        """Whether the candidate fits the activity, and the boundary flags it carries."""
+        item = self._items.get(candidate.item_id) if candidate.item_id is not None else None
+        if item is not None:
+            return not item.fits.isdisjoint(tags), item.flags
+        # free text: judged by the topic and tone it names, boundaries by its words
+        return not self._topic_fits.get(candidate.topic, frozenset()).isdisjoint(tags), flags_in_text(candidate.text)
 
     def _rate_recommendation(self, obs, v, candidate, history) -> tuple[dict[str, bool], str]:
         tags = obs.activity.tags
-        item = self._items.get(candidate.item_id) if candidate.item_id is not None else None
-        if item is not None:
-            fits, flags = not item.fits.isdisjoint(tags), item.flags
-        else:  # free text: judged by the topic and tone it names, boundaries by its words
-            fits = not self._topic_fits.get(candidate.topic, frozenset()).isdisjoint(tags)
-            flags = flags_in_text(candidate.text)
+        fits, flags = self.fits(candidate, tags)
         notes = []
 
-        preference = candidate.topic in v.liked
+        repeat = history.repeated(candidate, obs.minute)
+        preference = candidate.topic in v.liked and repeat is None
         notes.append("can't tell what it's about" if candidate.topic is None else
+                     f"heard that one {repeat} min ago" if repeat is not None and candidate.topic in v.liked else
                      f"likes {candidate.topic}" if preference else
                      f"dislikes {candidate.topic}" if candidate.topic in v.disliked else
                      f"not into {candidate.topic}")
 
+        gap = None if history.last_delivered is None else obs.minute - history.last_delivered
+        gap_ok = gap is None or gap >= v.min_gap
         blocked = v.never_interrupt.intersection(tags)
-        timing = v.welcome and not blocked and fits
+        # no moment is good for an unwanted suggestion, or for one right after another
+        timing = v.welcome and not blocked and fits and preference and gap_ok
         notes.append("good moment" if timing else
                      f"don't interrupt {sorted(blocked)[0]}" if blocked else
-                     "not a time I want suggestions" if not v.welcome else "doesn't fit what I'm doing")
+                     "not a time I want suggestions" if not v.welcome else
+                     "doesn't fit what I'm doing" if not fits else
+                     "not worth interrupting me for" if not preference else "too soon after the last one")
 
-        gap = None if history.last_minute is None else obs.minute - history.last_minute
-        gap_ok = gap is None or gap >= v.min_gap
-        frequency = gap_ok and history.count < v.max_per_day
+        frequency = gap_ok and history.served < v.max_per_day and preference  # an unwanted one is one too many
         notes.append("spacing ok" if frequency else
-                     f"only {gap} min since the last one" if not gap_ok else "too many today")
+                     f"only {gap} min since the last one" if not gap_ok else
+                     "had enough good ones today" if history.served >= v.max_per_day else "one too many")
 
         crossed = v.boundaries.intersection(flags)
         communication = candidate.tone in v.tones and not crossed
