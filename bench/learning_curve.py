@@ -13,7 +13,6 @@ import argparse
 import csv
 import json
 import math
-import statistics as st
 import sys
 import time
 from pathlib import Path
