@@ -105,4 +105,4 @@ def test_list_assistants_reads_the_registry():
     assert result.returncode == 0
     for name in ("properassistant", "ars-memory", "ar-memory", "no-memory", "oracle", "always-abstain", "random"):
         assert name in result.stdout
-    assert "options: rate=0.03" in result.stdout and "replay=uniform-200" in result.stdout
+    assert "options: rate=0.03" in result.stdout and "replay=half-today" in result.stdout

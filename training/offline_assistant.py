@@ -9,6 +9,7 @@
 """
 
 import asyncio
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ class PolicyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     k: Annotated[int, Field(ge=1, le=50)] = 3  # memories retrieved per step
-    replay: Literal[STRATEGIES] = "uniform-200"  # how the day's training set is drawn
+    replay: Literal[STRATEGIES] = "half-today"  # how the day's training set is drawn
     embedder: EmbedderName = "hashing"  # see engine.embedders
     beta: Annotated[float, Field(gt=0.0, le=10.0)] = 0.1
     epochs: Annotated[int, Field(ge=1, le=50)] = 2
@@ -71,7 +72,7 @@ def _centred(total: float, count: int) -> float:
 
 
 class PolicyAssistant(BaseAssistant):
-    def __init__(self, catalog: Catalog, seed: int, variant: str, k: int = 3, replay: str = "uniform-200",
+    def __init__(self, catalog: Catalog, seed: int, variant: str, k: int = 3, replay: str = "half-today",
                  embedder: str = "hashing", beta: float = 0.1, epochs: int = 2, learning_rate: float = 0.05,
                  recommend_rate: float = 0.8, in_context_scale: float = 0.5, gap_prior: float = 0.5,
                  explore: float = 0.5):
@@ -185,7 +186,7 @@ class PolicyAssistant(BaseAssistant):
         self.replay.extend(self.training_pairs(pairs) + self._ties)
         self._ties = []
         rng = rng_for(self.seed, ROLE_TRAINING, day)
-        batch = self.replay.sample(day, rng)
+        batch = balanced(self.replay.sample(day, rng))
         emit(TrainingStarted(day, len(batch)))
         if not batch:
             emit(TrainingFinished(day, float("nan"), 0.0))
@@ -217,6 +218,19 @@ class PolicyAssistant(BaseAssistant):
             self.index.load(folder)
         if self.trains:
             self.replay.pairs = load_replay(folder / "replay.npz")
+
+
+def balanced(batch: list[TrainingPair]) -> list[TrainingPair]:
+    """Soften the imbalance of its lessons, speak up (a recommendation over silence) against keep quiet
+    (silence over one): each is weighted by the fourth root of its rarity, so a day of chatter teaches
+    quiet where it was wrong without silencing the assistant everywhere the next day."""
+    quiet = sum(1 for p in batch if p.chosen == NO_REC)
+    speak = sum(1 for p in batch if p.rejected == NO_REC)
+    if not quiet or not speak:
+        return batch
+    quiet_scale, speak_scale = ((quiet + speak) / (2 * quiet)) ** 0.25, ((quiet + speak) / (2 * speak)) ** 0.25
+    return [dataclasses.replace(p, weight=p.weight * quiet_scale) if p.chosen == NO_REC else
+            dataclasses.replace(p, weight=p.weight * speak_scale) if p.rejected == NO_REC else p for p in batch]
 
 
 def save_replay(buffer: ReplayBuffer, path: Path) -> None:

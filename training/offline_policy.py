@@ -11,6 +11,7 @@ from engine.catalog import Catalog
 from training.features import (
     C_BIAS,
     C_GAP,
+    C_GOOD_GAP,
     C_RETRIEVED,
     CONTEXT_DIM,
     I_MEM_TONE,
@@ -40,6 +41,8 @@ def initial_params(uses_memory: bool, in_context: bool, recommend_rate: float = 
         w[C_GAP + 2] = -0.7 * gap_prior  # under 20
         w[CONTEXT_DIM + I_SAID] = -2.0  # it doesn't repeat an item it just suggested
     if in_context:
+        w[C_GOOD_GAP + 1] = -1.5 * gap_prior  # right after one that landed: let it sink in
+        w[C_GOOD_GAP + 2] = -0.7 * gap_prior
         w[C_RETRIEVED] = 0.7 * in_context_scale  # similar moments where recommending scored well
         w[C_RETRIEVED + 1] = -0.7 * in_context_scale  # similar moments where silence scored well
         w[CONTEXT_DIM + I_MEM_TOPIC] = 1.0 * in_context_scale
