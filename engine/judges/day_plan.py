@@ -128,20 +128,21 @@ class DayPlanner:
         self.history = DayHistory()
         self._since: int | None = None  # step of the last served recommendation, or of waking
         self._plan = plan_serves(judge, self.observations, 0, 0, 0)
-        self._planned_served = 0
+        self._planned_served, self._stale = 0, False
 
     def choose(self, obs: Observation) -> Candidate:
         judge, h = self.judge, self.history
-        if self.observations.get(obs.step) != obs or h.served != self._planned_served:
+        if self.observations.get(obs.step) != obs or h.served != self._planned_served or self._stale:
             self.observations[obs.step] = obs
             since = 0 if self._since is None else obs.step - self._since
             self._plan = plan_serves(judge, self.observations, obs.step, since, h.served)
-            self._planned_served = h.served
+            self._planned_served, self._stale = h.served, False
         if obs.step in self._plan:
             options = servable(judge, obs, h)
             if options:
                 self._planned_served += 1
                 return options[0]
+            self._stale = True  # everything it could serve was heard lately (the plan can't see repeats)
         if judge.wants(obs, h):  # a wanted moment it won't serve: the best item, if that beats silence
             item, total = best_item(judge, obs, h)
             quiet = judge.rate_now(obs, ABSTAIN, h, noisy=False).total

@@ -7,7 +7,7 @@ The rules, documented with worked examples for researchers in personas/README.md
 - The user *wants* a recommendation now when the time is in a welcome window (and not
   in an avoid window), the activity has no never-interrupt tag, something they would
   welcome exists for it (a catalog item that fits, of a liked topic, in an accepted tone,
-  crossing no boundary), the last served one is at least min_gap ago, and fewer than
+  crossing no boundary, not heard in the last REPEAT_MINUTES), the last served one is at least min_gap ago, and fewer than
   per_day max were served today.
 - A recommendation passes preference if its topic is liked and it is not a repeat (the
   same item, or the same words, delivered in the last REPEAT_MINUTES); timing if the
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.assistants.base import candidate_of
 from engine.catalog import Catalog
 from engine.clock import SimClock
 from engine.judges.views import PreferenceView, compile_views
@@ -111,7 +112,7 @@ class RubricJudge:
         self._topic_fits: dict[str, frozenset[str]] = {}
         for item in catalog.items:
             self._topic_fits[item.topic] = self._topic_fits.get(item.topic, frozenset()) | item.fits
-        self._offers: dict[tuple, bool] = {}
+        self._offers: dict[tuple, tuple[Candidate, ...]] = {}
         self._rng: np.random.Generator | None = None
         self.history = DayHistory()
         self.day_log: list[tuple[bool, bool]] = []  # per rated step: (wanted, served)
@@ -146,20 +147,25 @@ class RubricJudge:
         v = self.view(obs)
         return (
             v.open_to(obs.activity.tags)
-            and self.something_for(v, obs.activity.tags)
+            and self.something_for(v, obs.activity.tags, history, obs.minute)
             and (history.last_served is None or obs.minute - history.last_served >= v.min_gap)
             and history.served < v.max_per_day
         )
 
-    def something_for(self, v: PreferenceView, tags: tuple[str, ...]) -> bool:
-        """Is there anything the user would welcome during this activity: a catalog item that fits it,
-        of a liked topic, in an accepted tone, crossing no boundary? (No one can miss what doesn't exist.)"""
+    def something_for(self, v: PreferenceView, tags: tuple[str, ...], history: DayHistory | None = None,
+                      minute: int = 0) -> bool:
+        """Is there anything the user would welcome during this activity: a catalog item that fits it, of a
+        liked topic, in an accepted tone, crossing no boundary, and (given the day so far) not heard in the
+        last REPEAT_MINUTES? No one misses what doesn't exist, or what they just heard."""
         key = (v, tags)
         if key not in self._offers:
-            self._offers[key] = any(
-                item.topic in v.liked and item.tone in v.tones and v.boundaries.isdisjoint(item.flags)
-                for item in self.catalog.fitting(tags))
-        return self._offers[key]
+            self._offers[key] = tuple(
+                candidate_of(item) for item in self.catalog.fitting(tags)
+                if item.topic in v.liked and item.tone in v.tones and v.boundaries.isdisjoint(item.flags))
+        offers = self._offers[key]
+        if history is None or not history.recent:
+            return bool(offers)
+        return any(history.repeated(c, minute) is None for c in offers)
 
     def rate_now(self, obs: Observation, candidate: Candidate, history: DayHistory,
                  noisy: bool = True) -> Rating:
