@@ -10,6 +10,7 @@ import asyncio
 import math
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -30,17 +31,18 @@ def _fmt(value: float) -> str:
 
 
 def metrics_table(results: dict[str, list[DayMetrics]], criteria: tuple[str, ...]) -> Table:
-    table = Table(title="Per-day metrics (pass rates per criterion on the right)", header_style="bold")
+    table = Table(title="Per-day metrics: normalized score, precision, recall, recommendations against the "
+                        "wanted range, pass rate per criterion (" + ", ".join(criteria) + "); metrics.csv has them all",
+                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     table.add_column("persona", no_wrap=True)
-    for column in ("day", "mean", "normalized", "precision", "recall", "recs", "wanted", "missed",
-                   *(c[:4] for c in criteria)):
-        table.add_column(column, justify="right")
+    for column in ("day", "mean", "norm", "prec", "rcl", "recs", "want", *(c[0].upper() for c in criteria)):
+        table.add_column(column, justify="right", min_width=4, no_wrap=True)
     for name, days in results.items():
         for m in days:
             wanted = "—" if m.wanted_max is None else f"{m.wanted_min}–{m.wanted_max}"
             recs = str(m.recommendations) if m.in_wanted_range is not False else f"[red]{m.recommendations}[/]"
             table.add_row(name.split("__")[0], str(m.day + 1), _fmt(m.mean_score), _fmt(m.normalized),
-                          _fmt(m.precision), _fmt(m.recall), recs, wanted, str(m.missed_opportunities),
+                          _fmt(m.precision), _fmt(m.recall), recs, wanted,
                           *(_fmt(m.pass_rates[c]) for c in criteria))
     return table
 
