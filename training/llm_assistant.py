@@ -2,11 +2,17 @@
 
 The memory levels and retrieval are those of the offline assistants (training.offline_assistant
 VARIANTS), on the same engine.memory.Memory and engine.retrieval.EventIndex. At each step the
-assistant builds chat messages (static system prompt first, so a prefix cache hits; then memory
-summaries, retrieved past moments, the last events, and last the current time and activity) and
-makes ONE structured call for n completions. An answer that does not recommend, or stays invalid
-after the re-ask, is No Recommendation; a recommendation is free text naming a topic and a tone
-(so the offline rubric judge can rate it too).
+assistant builds chat messages and makes ONE structured call for n completions. The prompt is laid
+out for a prefix cache (a llama.cpp backend re-evaluates only what follows the first changed token):
+what changes least comes first, what changes every step last. The static system prompt; the closed
+summaries (they change once an hour); the last events, a window that only grows between resets (at
+least the last 4 events, at most 8: appending keeps the prefix, a reset every few steps re-evaluates
+it); and after them what is new at every step anyway (an event joins the window at each step): the
+retrieved past moments not among the last events (mostly none: the current activity's own last steps
+are the most similar), the current hour's summary, the time and the activity. An answer that stays
+quiet (`{"recommend": false}`, nothing more to write), that leaves its text blank, or that stays
+invalid after the re-ask, is No Recommendation; a recommendation is one short sentence naming a
+topic and a tone (so the offline rubric judge can rate it too).
 
 `llm-properassistant` also learns its weights: at each day's end a trl DPO round trains a LoRA
 adapter on its preference pairs (training.llm.daily), where the assistant's backend can serve one
@@ -21,7 +27,7 @@ import random
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from engine.assistants import Emit
 from engine.assistants.base import candidate_of
@@ -30,7 +36,7 @@ from engine.errors import RunError
 from engine.llm import AdapterUnsupported, Backend
 from engine.llm.structured import chat_structured
 from engine.llm.wrappers import unsupported_adapter_message
-from engine.memory import Memory, MemoryLevel
+from engine.memory import Memory, MemoryEvent, MemoryLevel
 from engine.prompts import template
 from engine.registry import missing_extra
 from engine.retrieval import EventIndex
@@ -43,13 +49,29 @@ from training.offline_assistant import VARIANTS
 PREFIX = "llm-"
 
 
-class Answer(BaseModel):
-    """One completion of the assistant's policy."""
+TEXT_MAX_LENGTH = 80  # one short sentence: every character of it is decoded (and quoted in later prompts)
+WINDOW_MIN, WINDOW_MAX = 4, 8  # the last events shown: at least the last 4; appended to until 8, then cut back
 
-    recommend: bool
-    text: Annotated[str, Field(max_length=160)]
+
+class Speak(BaseModel):
+    """A recommendation: one short sentence, its topic and its tone."""
+
+    recommend: Literal[True]
+    text: Annotated[str, Field(max_length=TEXT_MAX_LENGTH)]
     topic: Literal[TOPICS]
     tone: Literal[TONES]
+
+
+class Quiet(BaseModel):
+    """Staying quiet: nothing else to say."""
+
+    recommend: Literal[False]
+
+
+class Answer(RootModel[Annotated[Speak | Quiet, Field(discriminator="recommend")]]):
+    """One completion of the assistant's policy: `{"recommend": false}`, or a recommendation. Its
+    JSON schema is a oneOf of the two objects, told apart by "recommend" (Speak first: a schema's
+    smallest sample, as --dry-run's, then recommends and the judge is asked at every step)."""
 
 
 class LLMAssistantOptions(BaseModel):
@@ -169,6 +191,7 @@ class LLMAssistant:
         self.undelivered = undelivered  # the candidate an exploring alternative may replace
         self._training_off = training_off  # why a training variant does not train (metrics), or None
         self._completions: dict[int, dict[Candidate, str]] = {}  # the day's step -> candidate -> answer JSON
+        self._window: list = []  # the last events shown (MemoryEvent), WINDOW_MIN to WINDOW_MAX of them
         self.failed_answers = 0  # completions that stayed invalid (counted as No Recommendation)
         self.day = 0
         self._system = {"role": "system", "content": template("assistant_system") + "\nTopics: "
@@ -184,24 +207,27 @@ class LLMAssistant:
         self._completions = {}
 
     def messages(self, obs: Observation) -> tuple[list[dict], tuple[str, ...]]:
-        """The chat messages for `obs`, and the past moments retrieved for it."""
-        retrieved: tuple[str, ...] = ()
+        """The chat messages for `obs`, and the past moments retrieved for it. What changes least
+        comes first (the module's docstring says why)."""
+        found = []
         if self.index is not None:
-            found = self.index.search(obs.weekday, obs.minute, obs.activity.text, obs.activity.tags, obs.day)
-            retrieved = tuple(r.event.render() for r in found)
+            found = [r.event for r in self.index.search(obs.weekday, obs.minute, obs.activity.text,
+                                                        obs.activity.tags, obs.day)]
         parts = []
         if self.level > MemoryLevel.NONE:
-            recent = [e.render() for e in self.memory.recent]
-            rendered = self.memory.render()
-            summaries = rendered[: len(rendered) - len(recent)]
-            parts.append("What happened so far:\n" + ("\n".join(summaries) or "(nothing yet)"))
-            if self.index is not None:
-                parts.append("Similar past moments:\n" + ("\n".join(retrieved) or "(none yet)"))
-            parts.append("Last events:\n" + ("\n".join(recent) or "(none yet)"))
-        a = obs.activity
-        parts.append(f"Now: day {obs.day + 1}, {obs.render()}; tags: {', '.join(a.tags)}.\n"
+            memory = self.memory
+            closed = [b.render() for b in memory.blocks] + [h.render() for h in memory.hours]
+            parts.append("What happened so far:\n" + ("\n".join(closed) or "(nothing yet)"))
+            parts.append("Last events:\n" + ("\n".join(e.render() for e in self._window) or "(none yet)"))
+            shown = {(e.day, e.step) for e in self._window}
+            new = [e.render() for e in found if (e.day, e.step) not in shown]
+            if self.index is not None and (new or not found):
+                parts.append("Similar past moments:\n" + ("\n".join(new) or "(none yet)"))
+        if self.level > MemoryLevel.NONE and self.memory.hour is not None:  # its span left out: "Now" says it
+            parts.append(f"This hour so far: {self.memory.hour.render().partition(': ')[2]}")
+        parts.append(f"Now: day {obs.day + 1}, {obs.render()}; tags: {', '.join(obs.activity.tags)}.\n"
                      "Recommend something now, or stay quiet?")
-        return [self._system, {"role": "user", "content": "\n\n".join(parts)}], retrieved
+        return [self._system, {"role": "user", "content": "\n\n".join(parts)}], tuple(e.render() for e in found)
 
     async def propose(self, obs: Observation, n: int) -> Proposal:
         if self.trainer is not None:
@@ -214,7 +240,7 @@ class LLMAssistant:
         for answer in answers:
             if answer.failed:
                 self.failed_answers += 1
-            value = answer.value
+            value = None if answer.value is None else answer.value.root
             if value is None or not value.recommend or not value.text.strip():
                 candidate = ABSTAIN
             else:
@@ -241,8 +267,9 @@ class LLMAssistant:
         written = self._completions.get(step, {}).get(candidate)
         if written is not None:
             return written
-        answer = {"recommend": candidate.is_recommendation,
-                  "text": candidate.text if candidate.is_recommendation else ""}
+        if not candidate.is_recommendation:
+            return json.dumps({"recommend": False}, separators=(",", ":"))
+        answer = {"recommend": True, "text": candidate.text}
         answer |= {key: value for key, value in (("topic", candidate.topic), ("tone", candidate.tone)) if value}
         return json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
 
@@ -254,8 +281,12 @@ class LLMAssistant:
 
     def observe(self, feedback: Feedback) -> None:
         event = self.memory.add(feedback)
-        if event is not None and self.index is not None:
-            self.index.add(event)
+        if event is not None:
+            self._window.append(event)
+            if len(self._window) > WINDOW_MAX:
+                del self._window[:-WINDOW_MIN]
+            if self.index is not None:
+                self.index.add(event)
 
     async def end_day(self, day: int, pairs: list[PreferencePair], emit: Emit) -> None:
         """Variants that train: one DPO round on the day's replay sample (training.llm.daily). The
@@ -271,6 +302,7 @@ class LLMAssistant:
 
     def save(self, folder: Path) -> None:
         (folder / "memory.json").write_text(json.dumps(self.memory.to_json()))
+        (folder / "llm_window.json").write_text(json.dumps([e.to_json() for e in self._window]))
         if self.index is not None:
             self.index.save(folder)
         if self.trainer is not None:
@@ -278,6 +310,9 @@ class LLMAssistant:
 
     def load(self, folder: Path) -> None:
         self.memory.load_json(json.loads((folder / "memory.json").read_text()))
+        window = folder / "llm_window.json"  # absent in a checkpoint written before the window: the last events
+        self._window = ([MemoryEvent.from_json(e) for e in json.loads(window.read_text())] if window.is_file()
+                        else list(self.memory.recent))
         if self.index is not None:
             self.index.load(folder)
         if self.trainer is not None:

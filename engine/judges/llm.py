@@ -7,8 +7,10 @@ Modes:
   asked twice (too often? too rarely?) and passing only if both pass.
 
 Its memory of the day (reset by start_day) is extractive: per hour, how many recommendations
-were delivered and how they were rated, plus the last 4 delivered recommendations. An answer that
-stays invalid after the re-ask gives a failed rating, never an invented score.
+were delivered and how they were rated, plus the last delivered recommendations (at least 4, at
+most 8: a window that grows between resets, so a llama.cpp backend's cached prompt prefix stays
+valid when one is added). An answer that stays invalid after the re-ask gives a failed rating,
+never an invented score.
 """
 
 import asyncio
@@ -26,10 +28,10 @@ from engine.seeding import ROLE_JUDGE, stable_hash
 from engine.types import Activity, Candidate, Observation, Rating, failed_rating
 from engine.vocab import CRITERIA, DEFAULT_CRITERIA, OPTIONAL_CRITERIA
 
-# A short reason, one sentence: every character is decoded (SmolLM2 on a CPU writes ~40 tokens a second)
-Reason = Annotated[str, Field(max_length=120)]
+# A short reason, one sentence: every character is decoded (SmolLM2 on a 2-core CPU writes ~40 tokens a second)
+Reason = Annotated[str, Field(max_length=80)]
 NOVELTY_TEXT = "I don't want to hear about the same topic again and again."
-RECENT_KEPT = 4
+RECENT_KEPT, RECENT_MAX = 4, 8  # the last recommendations shown: appended to until 8, then cut to the last 4
 _REUSED = "(as at the step before: nothing changed) "
 
 
@@ -96,24 +98,33 @@ class DayMemory:
                 entry[3] += 1
             score = "unrated" if rating.failed else f"{rating.total}/{len(rating.criteria)}"
             self.recent.append(f"{obs.clock} \"{delivered.text}\" ({score})")
-            del self.recent[:-RECENT_KEPT]
+            if len(self.recent) > RECENT_MAX:
+                del self.recent[:-RECENT_KEPT]
 
-    def render(self, minute: int) -> str:
-        lines = []
-        for hour, (_steps, recs, total, rated) in sorted(self.hours.items()):
-            line = f"{hour:02d}:00-{hour + 1:02d}:00: {recs} recommendation(s)"
-            if rated:
-                line += f", mean rating {total / rated:.1f}"
-            lines.append(line)
-        if not lines:
-            return "Today so far: nothing delivered yet."
-        # What changes least comes first, so a llama.cpp backend re-evaluates only the tail of the
-        # prompt: the hours change when one is delivered (or an hour begins), the last one's age every step.
-        text = "Today so far:\n" + "\n".join(lines)
+    @staticmethod
+    def _hour_line(hour: int, recs: int, total: int, rated: int) -> str:
+        line = f"{hour:02d}:00-{hour + 1:02d}:00: {recs} recommendation(s)"
+        return line + (f", mean rating {total / rated:.1f}" if rated else "")
+
+    def render(self, minute: int, doing: str = "") -> str:
+        """Today so far, with `doing` (what I am doing now) after the closed hours. What changes least
+        comes first, so a llama.cpp backend re-evaluates only the tail of the prompt: the closed hours
+        change once an hour, what I am doing when the activity does, the last recommendations only
+        grow (but for a cut every few), the current hour changes when one is delivered, the last
+        one's age at every step."""
+        now = minute // 60
+        lines = ["Today so far:" if self.hours else "Today so far: nothing delivered yet."]
+        lines += [self._hour_line(hour, *entry[1:]) for hour, entry in sorted(self.hours.items()) if hour < now]
+        if doing:
+            lines.append(doing)
         if self.recent:
-            text += "\nLast recommendations:\n" + "\n".join(self.recent)
-        since = "none yet" if self.last_minute is None else f"{minute - self.last_minute} min ago"
-        return text + f"\nRecommendations today: {self.count}; last one: {since}."
+            lines += ["Last recommendations:", *self.recent]
+        if now in self.hours:
+            lines.append("This hour, " + self._hour_line(now, *self.hours[now][1:]))
+        if self.hours:
+            since = "none yet" if self.last_minute is None else f"{minute - self.last_minute} min ago"
+            lines.append(f"Recommendations today: {self.count}; last one: {since}.")
+        return "\n".join(lines)
 
 
 def describe(candidate: Candidate) -> str:
@@ -174,7 +185,8 @@ class LLMJudge:
 
     def _situation(self, obs: Observation) -> str:
         a = obs.activity
-        return f"{self.memory.render(obs.minute)}\n\nNow: {obs.render()}; I am {a.text.lower()} ({', '.join(a.tags)})."
+        doing = f"What I am doing: {a.text} ({a.room.replace('_', ' ')}, {a.object}; {', '.join(a.tags)})."
+        return f"{self.memory.render(obs.minute, doing)}\n\nNow: {obs.render().partition(' | ')[0]}."
 
     def _seed(self, obs: Observation, *extra) -> int:
         return stable_hash(":".join(map(str, (self.seed, ROLE_JUDGE, obs.day, obs.step, *extra))))

@@ -45,6 +45,11 @@ class BackendConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     n_ctx: int = Field(default=4096, ge=256)
+    # llama-cpp: threads per role's model (one role computes at a time). 1 by default: on a 2-core
+    # machine shared with other work, 2 threads made every token about 10x slower (bench/llm_real.py
+    # --threads 2: the threads wait on each other at every layer while a core is busy elsewhere);
+    # on an idle machine with cores to spare, more may help. The thread count changes the sums'
+    # order, so the same seed can sample differently.
     n_threads: int = Field(default=1, ge=1)
     gguf_path: Path | None = None  # llama-cpp: None = the bundled SmolLM2
     # llama-cpp: False only to measure what the warm prompt prefix saves (bench/llm_real.py): the

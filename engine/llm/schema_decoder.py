@@ -10,14 +10,22 @@ from typing import Any
 # The sampling settings of llama-cpp-python's create_chat_completion, in its order (the grammar
 # mask first, then top-k, top-p, min-p, temperature); repeat_penalty 1.0 does nothing there.
 TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
+# The canonical JSON written: compact, as json.dumps(separators=(",", ":")) writes it. A spaced
+# separator (", " and ": ") costs a token more at each key, and every fixed token is evaluated.
+SEP, LEAD = ",", ""
 _SCHEMA_KEYS = {"type", "title", "description", "enum", "const", "properties", "required", "items",
-                "minItems", "maxItems", "minLength", "maxLength", "$ref", "$defs", "additionalProperties"}
+                "minItems", "maxItems", "minLength", "maxLength", "$ref", "$defs", "additionalProperties",
+                "anyOf", "oneOf", "discriminator"}
 
 
 def compile_schema(schema: dict) -> tuple | None:
     """The schema as a tree of ("object", [(key, node)]), ("array", node, min, max), ("string", min,
-    max), ("enum", values) and ("bool",) nodes; None when it uses anything else (numbers, unions,
-    patterns, optional properties, ...), which then goes to llama.cpp's grammar."""
+    max), ("enum", values), ("bool",), ("literal", json_text) (a boolean const) and ("choice", key,
+    [(json_text, [(key, node)])]) nodes; None when it uses anything else (numbers, other unions,
+    patterns, optional properties, ...), which then goes to llama.cpp's grammar. A choice is a
+    oneOf/anyOf of objects that all begin with the same key, each with its own constant there (a
+    pydantic union discriminated by a Literal field that comes first): the model picks the constant,
+    and the rest is that object's."""
     defs = schema.get("$defs", {})
 
     def node(s: Any, depth: int) -> tuple | None:
@@ -26,10 +34,14 @@ def compile_schema(schema: dict) -> tuple | None:
         if "$ref" in s:
             name = s["$ref"].removeprefix("#/$defs/")
             return node(defs.get(name), depth + 1) if len(s) == 1 and name in defs else None
+        if "anyOf" in s or "oneOf" in s:
+            return choice(s.get("anyOf", s.get("oneOf")), depth) if ("anyOf" in s) != ("oneOf" in s) else None
         if "enum" in s or "const" in s:
             values = s["enum"] if "enum" in s else [s["const"]]
             if values and all(isinstance(v, str) for v in values):
                 return ("enum", tuple(dict.fromkeys(values)))
+            if "const" in s and isinstance(s["const"], bool) and s.get("type", "boolean") == "boolean":
+                return ("literal", json.dumps(s["const"]))
             return None
         kind = s.get("type")
         if kind == "boolean":
@@ -46,6 +58,26 @@ def compile_schema(schema: dict) -> tuple | None:
             children = [(key, node(sub, depth + 1)) for key, sub in props.items()]
             return None if any(c is None for _, c in children) else ("object", children)
         return None
+
+    def choice(alternatives: Any, depth: int) -> tuple | None:
+        if not isinstance(alternatives, list) or not alternatives:
+            return None
+        options = []
+        for alternative in alternatives:
+            compiled = node(alternative, depth + 1)
+            if compiled is None or compiled[0] != "object" or not compiled[1]:
+                return None
+            key, first = compiled[1][0]
+            if first[0] == "literal":
+                text = first[1]
+            elif first[0] == "enum" and len(first[1]) == 1:
+                text = json.dumps(first[1][0])
+            else:
+                return None
+            options.append((key, text, compiled[1]))
+        if len({key for key, _, _ in options}) != 1 or len({text for _, text, _ in options}) != len(options):
+            return None
+        return ("choice", options[0][0], tuple((text, props) for _, text, props in options))
 
     return node(schema, 0)
 
@@ -69,13 +101,17 @@ def minimal(node: tuple) -> str:
     kind = node[0]
     if kind == "bool":
         return "false"
+    if kind == "literal":
+        return node[1]
+    if kind == "choice":
+        return min((minimal(("object", props)) for _, props in node[2]), key=len)
     if kind == "enum":
         return json.dumps(max(node[1], key=len))
     if kind == "string":
         return '"' + "a" * node[1] + '"'
     if kind == "object":
-        return "{" + ", ".join(f"{json.dumps(key)}: {minimal(sub)}" for key, sub in node[1]) + "}"
-    return "[" + ", ".join([minimal(node[1])] * node[2]) + "]"
+        return "{" + SEP.join(f"{json.dumps(key)}:{LEAD}{minimal(sub)}" for key, sub in node[1]) + "}"
+    return "[" + SEP.join([minimal(node[1])] * node[2]) + "]"
 
 
 class _Truncated(Exception):
@@ -88,11 +124,14 @@ class SchemaDecoder:
     the answer valid. A string value is any text without quotes, backslashes or control
     characters, ended by a token that closes the quote (alone, or with the separator that
     follows it, such as `",`); an enum is one of its values as the tokenizer writes it; a
-    boolean is ` true` or ` false`. max_tokens is a budget for the whole answer: a string (or an
-    array) ends early when what the rest of the answer needs at least would not fit otherwise, so
-    the answer stays whole; only one whose shortest form does not fit ends as "length". The
-    prompt's KV prefix is reused like llama-cpp-python does, and the n completions of one request
-    share the prompt's evaluation."""
+    boolean is `true` or `false`; a choice is one decoding step among its constants (`true` or
+    `false` for the assistant's "recommend"), then the chosen object's other values, so
+    `{"recommend":false}` costs that one step. max_tokens is a budget for the whole answer: a
+    string (or an array) ends early when what the rest of the answer needs at least would not fit
+    otherwise, and a choice leaves out the objects whose shortest form would not fit, so the answer
+    stays whole; only one whose shortest form does not fit ends as "length". The prompt's KV prefix
+    is reused like llama-cpp-python does, and the n completions of one request share the prompt's
+    evaluation."""
 
     def __init__(self, llama):
         import numpy as np
@@ -293,6 +332,11 @@ class _Run:
             return self.enum(node[1], follow, lead)
         if kind == "object":
             return self.object(node[1], follow, lead, reserve)
+        if kind == "literal":
+            self.force(lead + node[1])
+            return 0
+        if kind == "choice":
+            return self.choice(node[1], node[2], follow, lead, reserve)
         return self.array(node[1], node[2], node[3], lead, reserve)
 
     def string(self, low: int, high: int | None, follow: str, lead: str, reserve: int) -> int:
@@ -343,11 +387,16 @@ class _Run:
             self.force(lead + "{}")
             return 0
         self.force(lead + "{" + json.dumps(props[0][0]) + ":")
-        for i, (_, child) in enumerate(props):
+        return self.members(props, 0, follow, reserve)
+
+    def members(self, props: list, start: int, follow: str, reserve: int) -> int:
+        """The values of props[start:], the key of props[start] written already, and the object's end."""
+        for i in range(start, len(props)):
+            child = props[i][1]
             last = i == len(props) - 1
-            after = "}" + follow if last else ", " + json.dumps(props[i + 1][0]) + ":"
-            rest = "".join(f", {json.dumps(key)}: {minimal(sub)}" for key, sub in props[i + 1:]) + "}"
-            covered = self.value(child, after, " ", reserve + len(self.d.tokenize(rest)))
+            after = "}" + follow if last else SEP + json.dumps(props[i + 1][0]) + ":"
+            rest = "".join(f"{SEP}{json.dumps(key)}:{LEAD}{minimal(sub)}" for key, sub in props[i + 1:]) + "}"
+            covered = self.value(child, after, LEAD, reserve + len(self.d.tokenize(rest)))
             if not last:
                 self.force(after[covered:])
             elif covered == 0:
@@ -356,10 +405,38 @@ class _Run:
                 return covered - 1
         return 0
 
+    def choice(self, key: str, options: tuple, follow: str, lead: str, reserve: int) -> int:
+        """One of the objects that begin with `key`: the model picks the constant after the key, as
+        it tokenizes (one decoding step where the constants' first tokens differ), and the rest of the
+        object is the chosen one's."""
+        head = "{" + json.dumps(key) + ":"
+        self.force(lead + head)
+        left = [(self.d.tokenize(LEAD + text), i) for i, (text, _) in enumerate(options)]
+        # an object whose shortest form does not fit the budget left is no option (unless none fits)
+        fits = [(tokens, i) for tokens, i in left
+                if len(self.d.tokenize(minimal(("object", options[i][1]))[len(head):])) <= self.left() - reserve]
+        left = fits or left
+        at = 0
+        while len(left) > 1 and all(len(tokens) > at for tokens, _ in left):
+            nexts = list(dict.fromkeys(tokens[at] for tokens, _ in left))
+            token = nexts[0] if len(nexts) == 1 else self.pick(nexts)
+            self.take(token)
+            left = [(tokens, i) for tokens, i in left if tokens[at] == token]
+            at += 1
+        tokens, chosen = min(left, key=lambda option: len(option[0]))
+        for token in tokens[at:]:
+            self.take(token)
+        props = options[chosen][1]
+        if len(props) == 1:
+            self.force("}")
+            return 0
+        self.force(SEP + json.dumps(props[1][0]) + ":")
+        return self.members(props, 1, follow, reserve)
+
     def array(self, item: tuple, low: int, high: int | None, lead: str, reserve: int) -> int:
         self.force(lead + "[")
         close, comma = self.d.tokenize("]")[0], self.d.tokenize(",")[0]
-        one = len(self.d.tokenize(", " + minimal(item)))  # what one more item needs at least
+        one = len(self.d.tokenize("," + LEAD + minimal(item)))  # what one more item needs at least
         count = 0
         while True:
             if (high is not None and count >= high) or (count >= low and self.left() < one + reserve + 2):
@@ -375,12 +452,12 @@ class _Run:
                     self.take(comma)
             elif count:
                 self.force(",")
-            self.value(item, "", " " if count else "", reserve + 1 + one * max(0, low - count - 1))
+            self.value(item, "", LEAD if count else "", reserve + 1 + one * max(0, low - count - 1))
             count += 1
 
     def _start(self, item: tuple) -> int:
         """The first token of an array item (what the model must prefer to ']' for the array to go on)."""
         kind = item[0]
         text = {"object": "{" + (json.dumps(item[1][0][0]) if item[1] else "}"), "array": "[",
-                "bool": "true"}.get(kind, '"')
+                "bool": "true", "literal": item[1], "choice": "{" + json.dumps(item[1])}.get(kind, '"')
         return self.d.tokenize(text)[0]

@@ -31,10 +31,22 @@ def schema_messages(messages: list[Message], schema: dict) -> list[Message]:
 
 
 def json_prefix(schema: dict) -> str:
-    """The answer's first characters, written for the model: `{"<first property>":`. Without grammar
-    constraints a small model often starts in prose; begun as JSON, it mostly goes on as JSON."""
-    properties = list(schema.get("properties", {})) if schema.get("type") == "object" else []
-    return f'{{"{properties[0]}":' if properties else ""
+    """The answer's first characters, written for the model: `{"<first property>":` (of an object, or
+    of a union of objects that all begin with that property, as the assistant's answer). Without
+    grammar constraints a small model often starts in prose; begun as JSON, it mostly goes on as JSON."""
+    defs = schema.get("$defs", {})
+
+    def first(s: dict) -> str | None:
+        if "$ref" in s:
+            s = defs.get(s["$ref"].rsplit("/", 1)[-1], {})
+        alternatives = s.get("anyOf") or s.get("oneOf")
+        if alternatives:
+            keys = {first(a) for a in alternatives}
+            return keys.pop() if len(keys) == 1 else None
+        return next(iter(s.get("properties", {})), None) if s.get("type") == "object" else None
+
+    key = first(schema)
+    return f'{{"{key}":' if key else ""
 
 
 def gguf_dense_kwargs(gguf_file: str) -> dict:
