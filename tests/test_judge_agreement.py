@@ -164,7 +164,7 @@ def test_the_replay_is_faithful_even_to_the_recorded_noise(recorded_noisy, capsy
 def _answers_with_failures(body: dict, index: int) -> str:
     """Schema-valid verdicts, except at steps whose clock ends in 5 (07:05, 07:15...): not JSON, twice."""
     text = " ".join(m.get("content") or "" for m in body["messages"])
-    return "no JSON here" if re.search(r"Now: \w{3} \d\d:\d5 ", text) else role_answer(body, index)
+    return "no JSON here" if re.search(r"Now: \w{3} \d\d:\d5\.", text) else role_answer(body, index)
 
 
 def test_an_llm_judge_on_an_openai_server_through_the_cli(recorded, tmp_path, capsys):
@@ -177,7 +177,8 @@ def test_an_llm_judge_on_an_openai_server_through_the_cli(recorded, tmp_path, ca
         requests = list(server.requests)
     assert rc == 0, err
     assert _folder_bytes(recorded) == before  # the recording is only read: no calls.jsonl, nothing changed
-    failing_steps = sum(bool(re.search(r"\d5 \| ", r["body"]["messages"][1]["content"])) for r in requests) // 2
+    failing_steps = sum(bool(re.search(r"Now: \w{3} \d\d:\d5\.", r["body"]["messages"][1]["content"]))
+                        for r in requests) // 2
     assert failing_steps > 0
     assert figures["steps"] == 20 and figures["failed"] == {"recorded": 0, "new": 2 * failing_steps}
     assert figures["excluded"] == 2 * failing_steps and figures["compared"] == 40 - 2 * failing_steps
