@@ -456,7 +456,8 @@ def test_llama_schema_decoder_covers_the_roles_schemas_and_nothing_else():
     assistant's answer (a union told apart by its first key); a schema with numbers, optional fields or
     other unions goes to llama.cpp's grammar."""
     from engine.judges.llm import Check, combined_model
-    from engine.llm.schema_decoder import _match_tail, compile_schema
+    from engine.llm.schema_decoder import _match_tail
+    from engine.llm.schema_tree import compile_schema
     from engine.users.llm import plan_model
     from engine.vocab import DEFAULT_CRITERIA
     from training.llm_assistant import Answer

@@ -20,7 +20,8 @@ import struct
 import sys
 from typing import Any, BinaryIO
 
-from engine.llm.schema_decoder import SchemaDecoder, compile_schema
+from engine.llm.schema_decoder import SchemaDecoder
+from engine.llm.schema_tree import compile_schema
 
 
 def write_frame(stream: BinaryIO, value: Any) -> None:
