@@ -76,7 +76,7 @@ class Oracle(BaseAssistant):
         super().__init__(catalog, seed)
         self._judge = judge
         self._user = user  # the routine user's day plan is known to the oracle (greedy without one)
-        self._planner = DayPlanner(judge, [])
+        self._planner: DayPlanner | None = None  # made at each day's first step
         self._day = 0
 
     @classmethod

@@ -38,12 +38,7 @@ def servable(judge: RubricJudge, obs: Observation, history: DayHistory) -> list[
     v = judge.view(obs)
     if not v.open_to(obs.activity.tags):
         return []
-    out = []
-    for item in judge.catalog.fitting(obs.activity.tags):
-        if item.topic in v.liked and item.tone in v.tones and v.boundaries.isdisjoint(item.flags):
-            candidate = candidate_of(item)
-            if history.repeated(candidate, obs.minute) is None:
-                out.append(candidate)
+    out = [c for c in judge.offers(v, obs.activity.tags) if history.repeated(c, obs.minute) is None]
     recent = set(history.recent_topics[-max(v.novelty_window, 1):])
     out.sort(key=lambda c: c.topic in recent)  # stable: catalog order otherwise
     return out
@@ -83,7 +78,6 @@ def plan_serves(judge: RubricJudge, observations: dict[int, Observation], start:
     value = np.zeros((cap + 1, most + 1))
     serve_at: dict[int, np.ndarray] = {}
     seconds = judge.clock.step_seconds
-    fresh, can_serve = DayHistory(), {}
     for t in range(steps - 1, start - 1, -1):
         after = value[shift]
         obs = observations.get(t)
@@ -93,15 +87,12 @@ def plan_serves(judge: RubricJudge, observations: dict[int, Observation], start:
         v = views[t]
         gaps = np.where((ks < cap) & (ks <= t), t * seconds // 60 - (t - ks) * seconds // 60, 10**9)
         gap_ok = (gaps >= v.min_gap)[:, None] | (counts == 0)[None, :]
-        wanted = gap_ok & (counts < v.max_per_day)[None, :] & v.open_to(obs.activity.tags) & \
-            judge.something_for(v, obs.activity.tags)
+        servable_now = v.open_to(obs.activity.tags) and judge.something_for(v, obs.activity.tags)  # repeats aside
+        wanted = gap_ok & (counts < v.max_per_day)[None, :] & servable_now
         too_long = (gaps >= v.max_silence)[:, None]
         silence = np.where(wanted, n - 2 - too_long, n) + after
         best = silence
-        key = (v, obs.activity.tags)
-        if key not in can_serve:
-            can_serve[key] = bool(servable(judge, obs, fresh))
-        if can_serve[key]:
+        if servable_now:
             served_next = np.full(most + 1, -np.inf)
             served_next[:-1] = value[1 if cap >= 1 else 0, 1:]
             serve = np.where(wanted, n + served_next[None, :], -np.inf)

@@ -152,17 +152,21 @@ class RubricJudge:
             and history.served < v.max_per_day
         )
 
-    def something_for(self, v: PreferenceView, tags: tuple[str, ...], history: DayHistory | None = None,
-                      minute: int = 0) -> bool:
-        """Is there anything the user would welcome during this activity: a catalog item that fits it, of a
-        liked topic, in an accepted tone, crossing no boundary, and (given the day so far) not heard in the
-        last REPEAT_MINUTES? No one misses what doesn't exist, or what they just heard."""
+    def offers(self, v: PreferenceView, tags: tuple[str, ...]) -> tuple[Candidate, ...]:
+        """What the user would welcome during this activity, repeats aside: the catalog items that fit
+        it, of a liked topic, in an accepted tone, crossing no boundary (cached per view and tags)."""
         key = (v, tags)
         if key not in self._offers:
             self._offers[key] = tuple(
                 candidate_of(item) for item in self.catalog.fitting(tags)
                 if item.topic in v.liked and item.tone in v.tones and v.boundaries.isdisjoint(item.flags))
-        offers = self._offers[key]
+        return self._offers[key]
+
+    def something_for(self, v: PreferenceView, tags: tuple[str, ...], history: DayHistory | None = None,
+                      minute: int = 0) -> bool:
+        """Is there anything the user would welcome now (given the day so far: not heard in the last
+        REPEAT_MINUTES)? No one misses what doesn't exist, or what they just heard."""
+        offers = self.offers(v, tags)
         if history is None or not history.recent:
             return bool(offers)
         return any(history.repeated(c, minute) is None for c in offers)
