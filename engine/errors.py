@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.safe_text import terminal_safe
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -19,7 +21,8 @@ class ConfigError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(f"{self.path}: {p.field or '(file)'}: {p.message}" for p in self.problems)
+        # terminal_safe: a key or value quoted from a hostile file cannot reach the terminal raw
+        return "\n".join(terminal_safe(f"{self.path}: {p.field or '(file)'}: {p.message}", newlines=False) for p in self.problems)
 
 
 class PersonaError(ConfigError):

@@ -2,21 +2,27 @@
 are engine/persona_checks.py."""
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from engine.errors import PersonaError, Problem
+from engine.safe_text import text_problem
 from engine.timeutil import parse_time, parse_window
+from engine.tomlfile import read_toml
 from engine.vocab import ACTIVITY_TAGS, BIG_FIVE, DEFAULT_CRITERIA, FLAGS, TONES, TOPICS
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """`text` quoted for an error message: control characters escaped (repr), cut at `limit`."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def _member(vocabulary: tuple[str, ...], kind: str):
     def check(value: str) -> str:
         if value not in vocabulary:
-            raise ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(vocabulary)}")
+            raise ValueError(f"unknown {kind} {shown(value)}; expected one of: {', '.join(vocabulary)}")
         return value
 
     return AfterValidator(check)
@@ -46,8 +52,7 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9+_-]{0,47}")
 def check_id(text: str) -> str:
     """`text` if it is a valid persona id, else ValueError saying the rule."""
     if not _ID.fullmatch(text) or "__" in text:
-        shown = repr(text[:60]) + ("..." if len(text) > 60 else "")  # repr: control characters escaped
-        raise ValueError(f"{shown} is not a valid id: use 1-48 letters, digits, '+', '-' or '_' (no '__'), "
+        raise ValueError(f"{shown(text)} is not a valid id: use 1-48 letters, digits, '+', '-' or '_' (no '__'), "
                          "starting with a letter or digit")
     return text
 
@@ -63,7 +68,7 @@ def weekdays_of(days: str) -> frozenset[int]:
     names = [name.strip() for name in days.split(",")]
     unknown = [name for name in names if name not in DAY_ABBREVIATIONS]
     if unknown:
-        raise ValueError(f"unknown day {unknown[0]!r}; expected weekday, weekend, all, or a comma list of: "
+        raise ValueError(f"unknown day {shown(unknown[0])}; expected weekday, weekend, all, or a comma list of: "
                          f"{', '.join(DAY_ABBREVIATIONS)}")
     if len(set(names)) != len(names):
         raise ValueError("names a day twice")
@@ -75,9 +80,24 @@ def _check_days(text: str) -> str:
     return text
 
 
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+def _checked_text(multiline: bool):
+    def check(value: str) -> str:
+        problem = text_problem(value, multiline)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+# Every string has a length cap and is checked for control characters, escape sequences and
+# blank-only text (engine/safe_text.py) before any other rule reads it.
+Text = Annotated[str, Field(min_length=1, max_length=2000), _checked_text(multiline=True)]  # prose
+Line = Annotated[str, Field(min_length=1, max_length=300), _checked_text(multiline=False)]  # one line
+Note = Annotated[str, Field(min_length=1, max_length=500), _checked_text(multiline=True)]
+Word = Annotated[str, Field(min_length=1, max_length=64), _checked_text(multiline=False)]  # room, object
 Time = Annotated[str, AfterValidator(_check_time)]
-Window = Annotated[str, AfterValidator(_check_window)]
+Window = Annotated[str, Field(max_length=32), AfterValidator(_check_window)]
 Tag = Annotated[str, _member(ACTIVITY_TAGS, "activity tag")]
 Topic = Annotated[str, _member(TOPICS, "topic")]
 Tone = Annotated[str, _member(TONES, "tone")]
@@ -85,7 +105,7 @@ Flag = Annotated[str, _member(FLAGS, "flag")]
 Tags = Annotated[list[Tag], Field(min_length=1, max_length=3), AfterValidator(_unique)]
 Level = Literal["high", "low"]
 Id = Annotated[str, AfterValidator(check_id)]
-Days = Annotated[str, AfterValidator(_check_days)]
+Days = Annotated[str, Field(max_length=64), _checked_text(multiline=False), AfterValidator(_check_days)]
 
 
 class _Strict(BaseModel):
@@ -111,18 +131,18 @@ Rubric = create_model("Rubric", __base__=_Strict, **{name: (Text, ...) for name 
 
 
 class PlanItem(_Strict):
-    text: Text
+    text: Line
     minutes: Annotated[int, Field(ge=5, le=240)]
     window: Window
-    room: str
-    object: str
+    room: Word
+    object: Word
     tags: Tags
 
 
 class Condition(_Strict):
     days: Days
     window: Window | None = None
-    note: str | None = None
+    note: Note | None = None
     liked_topics: Annotated[list[Topic], AfterValidator(_unique)] | None = None
     disliked_topics: Annotated[list[Topic], AfterValidator(_unique)] | None = None
     tones: Annotated[list[Tone], Field(min_length=1), AfterValidator(_unique)] | None = None
@@ -151,8 +171,8 @@ class Preferences(_Strict):
 
 
 class AltActivity(_Strict):
-    activity: Text
-    object: str
+    activity: Line
+    object: Word
     tags: Tags | None = None  # None: the block's tags
 
 
@@ -161,9 +181,9 @@ class Block(_Strict):
     none of them; the persona is out and hears nothing)."""
 
     start: Time
-    activity: Text
-    room: str | None = None
-    object: str | None = None
+    activity: Line
+    room: Word | None = None
+    object: Word | None = None
     tags: Tags | None = None
     also: Annotated[list[AltActivity], Field(max_length=8)] = []
     away: bool = False
@@ -207,12 +227,12 @@ WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturd
 
 class Persona(_Strict):
     id: Id
-    name: Text
+    name: Line
     age: Annotated[int, Field(ge=18, le=100)]
     background: Text
-    interests: Annotated[list[Text], Field(min_length=3, max_length=3)]
-    lifestyle: Annotated[list[Text], Field(min_length=3, max_length=3)]
-    goals: Annotated[list[Text], Field(min_length=1, max_length=5)]
+    interests: Annotated[list[Line], Field(min_length=3, max_length=3)]
+    lifestyle: Annotated[list[Line], Field(min_length=3, max_length=3)]
+    goals: Annotated[list[Line], Field(min_length=1, max_length=5)]
     traits: Traits
     rubric: Rubric
     daily_plan: Annotated[list[PlanItem], Field(min_length=3, max_length=3)]
@@ -276,12 +296,4 @@ def parse_persona(raw: object, path: Path | str = "<persona>", check_name: bool 
 def load_persona(path: Path | str, check_name: bool = True) -> Persona:
     """Load and validate a persona file; its name must be the id unless check_name is False."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text("utf-8"))
-    except OSError as error:
-        raise PersonaError(path, [Problem("", f"cannot read: {error.strerror or error}")]) from None
-    except UnicodeDecodeError:
-        raise PersonaError(path, [Problem("", "not UTF-8 text")]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise PersonaError(path, [Problem("", f"invalid TOML: {error}")]) from None
-    return parse_persona(raw, path, check_name)
+    return parse_persona(read_toml(path, PersonaError), path, check_name)

@@ -4,13 +4,17 @@ Situations are embedded by an embedder from engine/embedders (hashing by default
 """
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from usearch.index import Index
 
+from engine.checkpoint import CheckpointError
 from engine.memory import MemoryEvent
+from engine.shards import ShardSet
 
 
 def situation_text(weekday: int, minute: int, activity: str, tags: tuple[str, ...]) -> str:
@@ -37,6 +41,7 @@ class EventIndex:
         self.events: list[MemoryEvent] = []
         self.vectors: list[np.ndarray] = []
         self.index = self._new_index()
+        self._shards = ShardSet("index")
 
     def _new_index(self) -> Index:
         return Index(ndim=self.embedder.dim, metric="cos", dtype="f32", connectivity=16,
@@ -59,36 +64,48 @@ class EventIndex:
         query = self.embedder.embed(situation_text(weekday, minute, activity, tags))
         wide = min(len(self.events), self.k * 4)
         matches = self.index.search(query, wide, threads=1, exact=exact)
-        out = []
-        for key, distance in zip(matches.keys, matches.distances):
-            event = self.events[int(key)]
-            relevance = 1.0 - float(distance)
-            age = now_day - event.day
-            recency = 0.5 ** (age / self.half_life_days)
-            out.append(Retrieved(event, relevance, relevance + self.recency_weight * recency))
-        out.sort(key=lambda r: (-r.score, -r.event.day, -r.event.step))
-        return out[: self.k]
+        ranked = []  # (-score, -day, -step, relevance, event): best first; day and step tell any two apart
+        for key, distance in zip(matches.keys.tolist(), matches.distances.tolist()):
+            event = self.events[key]
+            relevance = 1.0 - distance
+            recency = 0.5 ** ((now_day - event.day) / self.half_life_days)
+            ranked.append((-(relevance + self.recency_weight * recency), -event.day, -event.step, relevance, event))
+        ranked.sort(key=lambda r: r[:3])
+        return [Retrieved(event, relevance, -score) for score, _, _, relevance, event in ranked[: self.k]]
 
     def save(self, folder: Path) -> None:
-        """The index file, plus the vectors and events it was built from."""
-        self.index.save(str(folder / "index.usearch"))
-        np.save(folder / "index_vectors.npy", np.array(self.vectors, dtype=np.float32).reshape(-1, self.embedder.dim))
-        (folder / "index_events.json").write_text(json.dumps([e.to_json() for e in self.events]))
+        """The events and their vectors, in shards: only those added since the last save are written.
+
+        No usearch file: load rebuilds the graph from the vectors, so there is nothing to trust."""
+        def write(path: Path, start: int, end: int) -> None:
+            events = json.dumps([e.to_json() for e in self.events[start:end]]).encode("utf-8")
+            vectors = np.array(self.vectors[start:end], dtype=np.float32).reshape(-1, self.embedder.dim)
+            np.savez_compressed(path, events=np.frombuffer(events, dtype=np.uint8), vectors=vectors)
+
+        self._shards.save(folder, len(self.events), write)
 
     def load(self, folder: Path) -> None:
-        """Restore by re-adding the saved vectors in order.
+        """Restore by re-adding the saved vectors in order; nothing changes if the checkpoint is unusable.
 
         usearch's graph after load-then-add differs slightly from one built in one go, so
         rebuilding is what makes a resumed run identical to an uninterrupted one.
         """
-        events = [MemoryEvent.from_json(e) for e in json.loads((folder / "index_events.json").read_text())]
-        vectors = np.load(folder / "index_vectors.npy")
-        saved = Index.restore(str(folder / "index.usearch"))
-        if saved is None or len(saved) != len(events) or len(vectors) != len(events):
-            raise RuntimeError(f"{folder}: the saved index does not match its events")
-        self.index = self._new_index()
-        self.events, self.vectors = [], []
-        for event, vector in zip(events, vectors):
-            self.index.add(len(self.events), vector, threads=1)
-            self.events.append(event)
-            self.vectors.append(vector)
+        shards = self._shards.found(folder)
+        events, vectors = [], []
+        for _, end, path in shards:
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    raw, block = json.loads(f["events"].tobytes().decode("utf-8")), f["vectors"]
+                batch = [MemoryEvent.from_json(e) for e in raw]
+            except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as error:
+                raise CheckpointError(f"{path}: unreadable index shard ({type(error).__name__})") from None
+            if len(batch) != len(block) or len(events) + len(batch) != end or block.shape[1:] != (self.embedder.dim,) \
+                    or not np.all(np.isfinite(block)):
+                raise CheckpointError(f"{path}: index shard does not match its events or this embedder")
+            events.extend(batch)
+            vectors.extend(np.array(v, dtype=np.float32) for v in block)
+        index = self._new_index()
+        for key, vector in enumerate(vectors):
+            index.add(key, vector, threads=1)
+        self.index, self.events, self.vectors = index, events, vectors
+        self._shards.adopt(shards)

@@ -1,6 +1,8 @@
 """The data that flows through a simulation step. Plain slotted dataclasses: this is the hot path."""
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 NO_RECOMMENDATION = "No Recommendation"
 # The room and only tag of time away from home. Not an activity tag of the vocabulary: no persona
@@ -68,6 +70,7 @@ class Candidate:
 ABSTAIN = Candidate(None)
 
 
+@lru_cache(maxsize=8192)  # asked ~25 times a step, of the same few texts
 def is_recommendation_text(text: str) -> bool:
     """The one test of whether a candidate's text recommends something."""
     stripped = text.strip()
@@ -149,6 +152,51 @@ class StepRecord:
             "delivered": self.delivered,
             "retrieved": list(self.retrieved),
         }
+
+    def to_json_line(self) -> str:
+        """Exactly `json.dumps(self.to_json(), sort_keys=True)`, built from fragments cached per activity,
+        candidate, rating and retrieved memories: the same few of each recur all run long."""
+        obs, a = self.observation, self.observation.activity
+        return "".join((
+            '{"activity": ', _cached(a, lambda: _encode({"text": a.text, "room": a.room, "object": a.object,
+                                                          "tags": list(a.tags), "source": a.source})),
+            ', "candidates": [', ", ".join(_candidate_json(c, r) for c, r in zip(self.candidates, self.ratings)),
+            '], "clock": ', _encode(obs.clock), ', "day": ', _int(self.day), ', "delivered": ', _int(self.delivered),
+            ', "retrieved": ', _cached(self.retrieved, lambda: _encode(list(self.retrieved))),
+            ', "step": ', _int(self.step), ', "type": "step", "weekday": ', _int(obs.weekday), "}",
+        ))
+
+
+_encode = json.JSONEncoder(sort_keys=True).encode  # what json.dumps(x, sort_keys=True) does
+_FRAGMENTS: dict = {}  # what a value (activity, candidate, rating, retrieved tuple) serializes to
+_MAX_FRAGMENTS = 20_000  # free-text activities and LLM reasons may never repeat: start over past this
+
+
+def _cached(key, make):
+    try:
+        fragment = _FRAGMENTS.get(key)
+    except TypeError:  # unhashable (tags given as a list, say): serialized as it is, uncached
+        return make()
+    if fragment is None:
+        if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
+            _FRAGMENTS.clear()
+        fragment = _FRAGMENTS[key] = make()
+    return fragment
+
+
+def _int(value) -> str:
+    return str(value) if type(value) is int else _encode(value)
+
+
+def _candidate_json(c: Candidate, r: Rating) -> str:
+    """c.to_json() | {"rating": r.to_json()}: keys item, rating, text, tone, topic, in sorted order."""
+    before, after = _cached(c, lambda: ('{"item": ' + _encode(c.item_id) + ', "rating": ', ', "text": '
+                                        + _encode(c.text) + ', "tone": ' + _encode(c.tone) + ', "topic": '
+                                        + _encode(c.topic) + "}"))
+    # types are part of the key: True == 1 as keys, but JSON writes them differently
+    key = ("rating", tuple(r.criteria.items()), tuple(map(type, r.criteria.values())), r.reason,
+           r.missed_opportunity, type(r.missed_opportunity), r.source, r.failed)
+    return before + _cached(key, lambda: _encode(r.to_json())) + after
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from engine.judges import JUDGES
 from engine.rejudge import MEMORIES, AgreementResult, judge_agreement, load_recording, rejudge_config, select_steps
 from engine.store import write_atomic
 from propersim_tui.cli import _options, add_backend_arguments, llm_fields
+from propersim_tui.safe_argparse import ArgumentParser
 
 EXAMPLES = """\
 examples:
@@ -32,7 +33,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="propersim judge-agreement", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Re-judge a recorded run's steps (the same observations and candidates, day by day)\n"
                     "with another judge; print per-criterion agreement and Cohen's kappa with the recorded\n"

@@ -34,6 +34,13 @@ from propersim_tui.view import away_row
 from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, Timeline, TrainingStatus
 
 REFRESH_SECONDS = 0.1
+# New rows scroll the timeline, so every visible cell is rendered anew, and the panels follow:
+# while running, that is painted at most every PAINT_SECONDS, and no more often than PAINT_SHARE
+# of the time goes to it (measured: a loaded machine paints slower); the status bar every tick.
+# A single step while paused shows at once.
+PAINT_SECONDS = 0.5
+PAINT_SHARE = 0.2
+KEY_SECONDS = 0.15  # after a control key, no heavy paint for this long: its change reaches the screen alone
 LIVE_ONLY = {"toggle_pause", "single_step", "end_of_day", "toggle_takeover", "set_activity", "save"}
 REPLAY_ONLY = {"prev_step", "next_step", "prev_day", "next_day", "jump", "replay_play"}
 
@@ -88,12 +95,15 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.mode = "simulated"
         self.steps: list[dict] = []  # every step seen in this run
         self.rows: list[dict] = []  # the live timeline's rows: the steps, and the stretches away from home
+        self._unpainted: list[dict] = []  # of those, the ones not in the timeline yet (see PAINT_SECONDS)
+        self._painted_at = 0.0
+        self._paint_seconds = 0.0  # how long the last paint took, from the update to the screen
+        self._quiet_until = 0.0  # see KEY_SECONDS
         self.today: list[dict] = []
         self.daily: list[DayMetrics] = []  # finished days
         self.first_steps: dict[int, int] = {}  # day -> its first step seen (where the day plan shows)
         self.calls = None  # the run's LLM calls for the detail pane (calls_view)
         self.replay_playing = False
-        self.key_latencies: list[float] = []  # seconds from a control key to its on-screen change
         self._replay_clock = 0.0
         self._replay_speed = SPEEDS.index(150)  # replay plays at 150x (one step a second) by default
 
@@ -156,6 +166,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.config = config
         self.mode = "simulated"
         self.steps, self.rows, self.today, self.daily, self.first_steps = [], [], [], [], {}
+        self._unpainted = []
         self.calls = LedgerCalls(self.driver.sim.backends.ledger) if self.driver.sim.backends else None
         self.timeline.reset([])
         self.driver.paused = not self.autostart
@@ -208,8 +219,18 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
                 self._render_status()
         if fresh:
             self.rows.extend(fresh)
-            self.timeline.append_steps(fresh)
+            self._unpainted.extend(fresh)
+        if not self._unpainted:
+            return
+        now = time.perf_counter()
+        due = now - self._painted_at >= max(PAINT_SECONDS, self._paint_seconds / PAINT_SHARE) or self.driver.paused
+        if due and now >= self._quiet_until:
+            self.timeline.append_steps(self._unpainted)
+            self._unpainted, self._painted_at = [], now
             self._render_all()
+            self.call_after_refresh(lambda: setattr(self, "_paint_seconds", time.perf_counter() - now))
+        elif fresh:
+            self._render_status()
 
     @property
     def records_seen(self) -> int:
@@ -286,15 +307,12 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
             label += f" · {total.calls} calls, {total.prompt_tokens + total.completion_tokens} tokens"
         return label
 
-    def _timed(self, started: float) -> None:
-        self.key_latencies.append(time.perf_counter() - started)
-
     # --- live controls -----------------------------------------------------------------
     def action_toggle_pause(self) -> None:
-        started = time.perf_counter()
+        """How fast this shows in a terminal: bench/tui_latency.py."""
+        self._quiet_until = time.perf_counter() + KEY_SECONDS
         self.driver.set_paused(not self.driver.paused)
         self._render_status()
-        self._timed(started)
 
     def action_single_step(self) -> None:
         self.driver.step_once()
@@ -344,6 +362,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         timeline = self.timeline
         timeline.only_recommendations = not timeline.only_recommendations
         source = self.replay.day_steps(self.replay.current["day"]) if self.replay is not None else self.rows
+        self._unpainted = []
         timeline.reset(source, follow=self.replay is None)
         self.notify("Showing only recommendations" if timeline.only_recommendations else "Showing every step")
 

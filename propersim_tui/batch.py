@@ -4,6 +4,9 @@ Every run is validated first (nothing is written if any is bad), then every fold
 created and locked by this process, which holds the locks until the batch ends. Runs
 then go either concurrently in this process (asyncio: LLM-bound runs share backends)
 or, with --jobs N, in the program's process pool (CPU-bound offline runs).
+
+A grid (run_grid, from propersim_tui/grid_cli.py) creates its new runs' folders and releases them;
+each executor (engine/grid_exec.py) then continues every unfinished folder from its last complete day.
 """
 
 import asyncio
@@ -162,4 +165,47 @@ def resume_batch(run_dir: Path, console: Console) -> int:
     finally:
         sim.close_recording()
     print_results(console, results, sim.criteria, {run_dir.name: run_dir})
+    return 0
+
+
+def prepare_grid(plans: list[RunPlan]) -> dict[Path, tuple[RunPlan, str, int]]:
+    """Each planned run's folder, state and days complete; refuses a folder that holds another run."""
+    from engine.grid import run_state
+
+    prepared = {}
+    for plan in plans:
+        state, done = run_state(plan.run_dir)
+        if state != "new":
+            recorded = RunStore.read_config(plan.run_dir)
+            if recorded.model_dump(mode="json") != plan.config.model_dump(mode="json"):
+                raise RunError(f"{plan.run_dir} holds a run with another config (run.toml); the grid's command "
+                               "must be the same to resume it, or pick another --out")
+        prepared[plan.run_dir] = (plan, state, done)
+    return prepared
+
+
+def run_grid(plans: list[RunPlan], console: Console, jobs: int = 1, executor: str = "local",
+             ray_address: str | None = None) -> int:
+    """A grid (or one shard of it): create the new runs' folders, skip finished runs, resume partial ones,
+    and run the rest on `executor` under one progress bar. Every plan is already checked."""
+    from engine.grid_exec import run_local, run_ray
+    from propersim_tui.grid_progress import GridProgress
+
+    prepared = prepare_grid(plans)
+    for plan, state, _ in prepared.values():
+        if state == "new":
+            RunStore.create(plan.run_dir, plan.config, plan.persona_text, package_versions()).close()
+    todo = {d: plan.config for d, (plan, state, _) in prepared.items() if state != "done"}
+    states = [state for _, state, _ in prepared.values()]
+    console.print(f"{len(prepared)} run(s): {states.count('new')} new, {states.count('partial')} to resume, "
+                  f"{states.count('done')} already finished; executor {executor}"
+                  + (f", {jobs} job(s)" if executor == "local" else ""))
+    if todo:
+        progress = GridProgress(console, {d: p.config.days for d, (p, _, _) in prepared.items()},
+                                {d: done for d, (_, _, done) in prepared.items()})
+        with progress:
+            if executor == "ray":
+                run_ray(todo, ray_address, progress.poll)
+            else:
+                run_local(todo, jobs, progress.poll, progress.started, progress.day_done)
     return 0

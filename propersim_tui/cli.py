@@ -1,10 +1,14 @@
 """The `propersim` entry point. Textual is imported only when the app is opened."""
 
 import argparse
+import contextlib
+import errno
 import sys
 from pathlib import Path
 
 from engine.errors import ConfigError, RunError
+from engine.safe_text import terminal_safe
+from propersim_tui.safe_argparse import ArgumentParser
 
 DEFAULT_PERSONA = "E+A+C+O+N-"
 
@@ -14,7 +18,9 @@ commands:
   propersim --batch ...           run headless (see the batch options above)
   propersim personas [list|show ID|validate [PATH...]|new [ID]]
                                   list, show, validate or start persona files
-  propersim open RUN_DIR          replay a recorded run (live or --batch) in the app
+  propersim open RUN_DIR          replay a recorded run (live or --batch) in the app; a grid folder opens its report
+  propersim report DIR [--format json|csv]
+                                  tables and plots of a grid (or one run): report.md and PNGs in DIR
   propersim export-feedback RUN_DIR --out FILE.jsonl
                                   export the human-labelled preference pairs
   propersim serve [--port 8000] [-- APP OPTIONS]
@@ -26,11 +32,13 @@ examples:
   propersim --persona E-A+C+O-N+ --assistant oracle
   propersim --batch --personas E+A+C+O+N-,E-A-C-O-N- --assistant every-step --days 2 --out saves/try
   propersim --batch --resume saves/try/E+A+C+O+N-__every-step__s0
+  propersim --batch --personas all --assistants properassistant,no-memory --seeds 2 --days 14 --out saves/grid --jobs 2
+  propersim report saves/grid
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="propersim",
         description="ProPerSim: simulate a user's day at home and an assistant that learns "
                     "when and what to recommend. With no options, opens the live app.",
@@ -70,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_arguments(llm)
     llm.add_argument("--llm-roles", metavar="ROLE[,ROLE]", default="user,judge,assistant",
                      help="which roles use the model (default all three; the others stay offline)")
+    from propersim_tui.grid_cli import add_grid_arguments
+    add_grid_arguments(parser)
     return parser
 
 
@@ -156,6 +166,9 @@ def _main(argv: list[str]) -> int:
         return _export_command(argv[1:])
     if argv and argv[0] == "serve":
         return _serve_command(argv[1:])
+    if argv and argv[0] == "report":
+        from propersim_tui.report_cli import report_command
+        return report_command(argv[1:])
     if argv and argv[0] == "judge-agreement":
         from propersim_tui.agreement_cli import agreement_command
         return agreement_command(argv[1:])
@@ -171,22 +184,59 @@ def _main(argv: list[str]) -> int:
         from propersim_tui.batch import resume_batch, run_batch
         console = Console(stderr=False)
         if args.resume:
-            return resume_batch(args.resume, console)
+            with _writing_to(args.resume):
+                return resume_batch(args.resume, console)
+        _check_out(args.out)
+        from propersim_tui.grid_cli import grid_command, wants_grid
+        if wants_grid(args):
+            return grid_command(args, options, console)
         if not args.personas or not (args.assistant or args.config):
             parser.error("--batch needs --personas and --assistant (or --resume RUN_DIR)")
         import datetime as dt
         out = args.out or Path("saves") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         personas = [p.strip() for p in args.personas.split(",") if p.strip()]
+        if not personas:
+            raise RunError(f"--personas {args.personas!r}: names no persona (give ids or .toml paths, comma-separated)")
         if args.jobs < 1:
             parser.error("--jobs must be at least 1")
         configs = [run_config(args, options, persona) for persona in personas]
         if args.dry_run:
             from propersim_tui.dry_run import dry_run
             return dry_run(configs, console)
-        return run_batch(configs, out, console, jobs=args.jobs)
+        with _writing_to(out):
+            return run_batch(configs, out, console, jobs=args.jobs)
     from propersim_tui.app import launch
     persona = args.persona or (None if args.config else DEFAULT_PERSONA)
     return launch(run_config(args, options, persona, default_assistant="properassistant"), rate_both=args.rate_both)
+
+
+def _check_out(out: Path | None) -> None:
+    """--out must be a folder (or not exist yet): checked before any run is planned or written."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise RunError(f"--out {out}: is a file, not a folder")
+
+
+# what a write into the run folder can meet that names no file (a buffered write fails on flush)
+_DISK_ERRORS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO))
+
+
+@contextlib.contextmanager
+def _writing_to(folder: Path):
+    """A failed write that names no file (a full disk on flush) is reported against the run folder."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None or error.errno not in _DISK_ERRORS:
+            raise
+        raise RunError(f"{folder}: cannot write: {error.strerror or error}") from None
+
+
+def _os_error_text(error: OSError) -> str:
+    """`<file>: <what>` for a read or write the system refused (read-only folder, full disk, not a folder)."""
+    where = error.filename if error.filename is not None else "(file)"
+    if isinstance(error, FileExistsError) and Path(where).is_file():  # mkdir(exist_ok=True) met a file
+        return f"{where}: is a file, not a folder"
+    return f"{where}: {error.strerror or error}"
 
 
 def run_config(args, options: dict, persona: str, default_assistant: str | None = None):
@@ -207,15 +257,18 @@ def run_config(args, options: dict, persona: str, default_assistant: str | None 
 
 
 def _open_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="propersim open", description="Replay a recorded run in the app.")
+    parser = ArgumentParser(prog="propersim open", description="Replay a recorded run in the app.")
     parser.add_argument("run_dir", type=Path, help="a run folder (it holds run.toml)")
     args = parser.parse_args(argv)
+    from propersim_tui.report_screen import is_grid_folder, launch_report
+    if is_grid_folder(args.run_dir):
+        return launch_report(args.run_dir)
     from propersim_tui.app import launch
     return launch(None, replay=args.run_dir)
 
 
 def _export_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="propersim export-feedback",
         description="Export the human-labelled preference pairs of a run as prompt/chosen/rejected JSONL.")
     parser.add_argument("run_dir", type=Path, help="a run folder (it holds pairs.jsonl)")
@@ -228,7 +281,7 @@ def _export_command(argv: list[str]) -> int:
 
 
 def _serve_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="propersim serve",
+    parser = ArgumentParser(prog="propersim serve",
                                      description="Serve the app to a browser (textual-serve, the [web] extra). "
                                                  "Options after -- go to the app, e.g. -- --persona E-A+C+O-N+")
     parser.add_argument("--host", default="localhost")
@@ -250,12 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except (ConfigError, RunError) as error:
-        print(f"propersim: error: {error}", file=sys.stderr)
+        # a ConfigError's lines are each made safe by render(); any other message is one line
+        text = str(error) if isinstance(error, ConfigError) else terminal_safe(str(error), newlines=False)
+        print(f"propersim: error: {text}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `propersim --list-assistants | head`: the reader left, nothing to say
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:  # the system refused a read or write: a full disk, a read-only folder
+        print(f"propersim: error: {terminal_safe(_os_error_text(error), newlines=False)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("propersim: interrupted; a recorded run can be continued with --batch --resume RUN_DIR",
               file=sys.stderr)

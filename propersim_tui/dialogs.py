@@ -1,5 +1,6 @@
 """Modal dialogs: rating, activity, new run, open run, jump, help and quit."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -14,27 +15,59 @@ from engine.house import load_house
 from engine.types import Rating
 from engine.vocab import ACTIVITY_TAGS, CRITERIA
 
+REASON_MAX_CHARS = 280  # a human's reason is a sentence or two, not a paste of a document
+
+
+def one_line(text: str) -> str:
+    """Text as one printable line: control characters (newlines, tabs, escapes) become spaces."""
+    return "".join(" " if not ch.isprintable() else ch for ch in text)
+
+
+class ReasonInput(Input):
+    """The reason field: control characters become spaces and what does not fit the cap is cut, not refused."""
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        room = REASON_MAX_CHARS - (len(self.value) - (end - start))
+        super().replace(one_line(text)[:max(room, 0)], start, end)
+
 
 class RatingDialog(ModalScreen[Rating | None]):
-    """The human rates one candidate: a toggle per criterion, 0-4 quick keys, an optional reason."""
+    """The human rates one candidate: keys 0-4 set the score, r (or Tab) goes to the reason, Enter accepts.
+
+    Until the reason field has focus, h (takeover off), s (save) and q (quit) work here as on the main
+    screen; in the reason field ctrl+t, ctrl+s and ctrl+q (the app's own) do the same.
+    """
 
     DEFAULT_CSS = """
     RatingDialog { align: center middle; }
-    #rating { width: 76; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
+    #rating { width: 82; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
     #rating Checkbox { border: none; padding: 0; height: 1; }
     #rating .hint { color: $text-muted; }
+    #rating-score { text-style: bold; }
     """
+    AUTO_FOCUS = ""  # nothing focused: keys score and control the app until the human asks for the reason
     BINDINGS = [
         *(Binding(str(k), f"quick({k})", f"{k} points", show=False) for k in range(6)),
+        Binding("r,tab", "focus_reason", "Reason", show=False),
+        Binding("m", "sampling", "Rate fewer", show=False),
         Binding("enter", "accept", "Accept", priority=True),
-        Binding("escape", "skip", "Use the judge's rating"),
+        Binding("escape", "escape", "Use the judge's rating"),
+        # a modal screen hides the app's bindings: these bring back the ones a human needs mid-rating
+        Binding("h", "app.toggle_takeover", "Takeover off", show=False),
+        Binding("s", "app.save", "Save", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+        Binding("ctrl+t", "app.toggle_takeover", "Takeover off", priority=True),
+        Binding("ctrl+s", "app.save", "Save", priority=True),
     ]
 
-    def __init__(self, step: dict, candidate_index: int, criteria: tuple[str, ...]):
+    def __init__(self, step: dict, candidate_index: int, criteria: tuple[str, ...],
+                 sampling: str = "", change_sampling: Callable[[], str] | None = None):
         super().__init__()
         self.step = step
         self.index = candidate_index
         self.criteria = criteria
+        self.sampling = sampling  # which recommendations the human rates, in words
+        self.change_sampling = change_sampling  # moves to the next choice, returns it in words
 
     def compose(self) -> ComposeResult:
         c = self.step["candidates"][self.index]
@@ -45,31 +78,56 @@ class RatingDialog(ModalScreen[Rating | None]):
             yield Label(Text(f"You are: {a['text']} ({a['room'].replace('_', ' ')}, {a['object']})", style="italic"))
             yield Static(Text(f"“{c['text']}”", style="bold cyan"), id="rating-text")
             for name in self.criteria:
-                yield Checkbox(CRITERIA.get(name, ("", name))[1], value=False, id=f"crit-{name}")
-            yield Input(placeholder="Why? (optional)", id="rating-reason")
-            yield Label(f"Keys 0-{len(self.criteria)} set the score · Enter accepts · Esc keeps the judge's rating",
+                box = Checkbox(CRITERIA.get(name, ("", name))[1], value=False, id=f"crit-{name}")
+                box.can_focus = False  # a click toggles it; keys score, so typed text never lands in a toggle
+                yield box
+            yield Label(self._score_text(), id="rating-score")
+            yield ReasonInput(placeholder="Why? (optional: press r or Tab to type)", max_length=REASON_MAX_CHARS,
+                              id="rating-reason")
+            yield Label(self._sampling_text(), id="rating-sampling", classes="hint")
+            yield Label(f"0-{len(self.criteria)} score · r/Tab reason · Enter accept · Esc keep the judge's rating\n"
+                        "h takeover off · s save · q quit (typing a reason: ctrl+t · ctrl+s · ctrl+q)",
                         classes="hint")
 
-    def on_mount(self) -> None:
-        self.query_one(f"#crit-{self.criteria[0]}", Checkbox).focus()
+    def _score_text(self) -> str:
+        return f"Score: {self.score()} / {len(self.criteria)}"
+
+    def _sampling_text(self) -> str:
+        return f"You rate {self.sampling} · m rates fewer" if self.sampling else ""
+
+    def score(self) -> int:
+        return sum(self.query_one(f"#crit-{name}", Checkbox).value for name in self.criteria) if self.is_mounted \
+            else 0
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#rating-score", Label).update(self._score_text())
 
     def action_quick(self, points: int) -> None:
-        if isinstance(self.focused, Input):
-            self.focused.insert_text_at_cursor(str(points))
-            return
         for i, name in enumerate(self.criteria):
             self.query_one(f"#crit-{name}", Checkbox).value = i < points
 
+    def action_focus_reason(self) -> None:
+        self.query_one("#rating-reason", Input).focus()
+
+    def action_sampling(self) -> None:
+        if self.change_sampling is not None:
+            self.sampling = self.change_sampling()
+            self.query_one("#rating-sampling", Label).update(self._sampling_text())
+
     def rating(self) -> Rating:
         criteria = {name: self.query_one(f"#crit-{name}", Checkbox).value for name in self.criteria}
-        reason = self.query_one("#rating-reason", Input).value.strip() or "Rated by a human."
-        return Rating(criteria, reason, missed_opportunity=False, source="human")
+        reason = " ".join(one_line(self.query_one("#rating-reason", Input).value).split())[:REASON_MAX_CHARS]
+        return Rating(criteria, reason or "Rated by a human.", missed_opportunity=False, source="human")
 
     def action_accept(self) -> None:
         self.dismiss(self.rating())
 
-    def action_skip(self) -> None:
-        self.dismiss(None)
+    def action_escape(self) -> None:
+        """In the reason field Esc only leaves it (what was typed stays); otherwise the judge's rating stands."""
+        if isinstance(self.focused, Input):
+            self.set_focus(None)
+        else:
+            self.dismiss(None)
 
 
 class ActivityDialog(ModalScreen[tuple | None]):
@@ -177,7 +235,7 @@ class NewRunDialog(ModalScreen[tuple | None]):
 
 
 class OpenRunDialog(ModalScreen[Path | None]):
-    """Open a recorded run (live or --batch) for replay."""
+    """Open a recorded run (live or --batch) for replay, or a grid folder for its report."""
 
     DEFAULT_CSS = """
     OpenRunDialog { align: center middle; }
@@ -200,12 +258,22 @@ class OpenRunDialog(ModalScreen[Path | None]):
             yield Input(placeholder="…or type a run folder and press Enter", id="open-path")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.runs[event.option_index])
+        self._choose(self.runs[event.option_index])
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        path = Path(event.value.strip()).expanduser()
-        if not (path / "run.toml").exists():
-            self.notify(f"{path} is not a run folder (no run.toml)", severity="error")
+        self._choose(Path(event.value.strip()).expanduser())
+
+    def _choose(self, path: Path) -> None:
+        """Only a run whose run.toml reads is opened; otherwise the dialog says why and stays open."""
+        from engine.errors import ConfigError, RunError
+        from engine.store import RunStore
+        from propersim_tui.report_screen import is_grid_folder
+
+        try:
+            if not is_grid_folder(path):  # a grid folder opens as its report
+                RunStore.read_config(path)
+        except (ConfigError, RunError, OSError) as error:
+            self.notify(str(error), title="Cannot open this run", severity="error", markup=False)
             return
         self.dismiss(path)
 
@@ -273,10 +341,14 @@ KEYS_HELP = """\
           (and, with LLM roles, each call's exact prompt and answer); Enter enlarges that pane
 
 [b]Human takeover[/b]
-  With takeover on, the run pauses at every delivered recommendation. Toggle the
-  criteria (or press 0-4), optionally say why, and press Enter. Your rating replaces
+  With takeover on, the run pauses at a delivered recommendation. Press 0-4 for the
+  score (or click the criteria), r or Tab to type why, and Enter. Your rating replaces
   the judge's, is stored with source = human, and the next training round uses it.
-  Esc keeps the judge's rating.
+  Esc keeps the judge's rating (in the reason field, Esc only leaves the field).
+  m in the dialog rates fewer: every recommendation, or at most one every 15, 30, 60
+  or 120 simulated minutes; the judge rates the rest.
+  In the dialog h, s and q still switch takeover off, save and quit; while typing a
+  reason use ctrl+t, ctrl+s and ctrl+q.
 
 [b]Replay[/b]
   ← / →   previous / next step      [ / ]   previous / next day

@@ -1,8 +1,10 @@
 """Runs a live simulation as an async worker on the app's event loop, paced from the UI.
 
-The engine steps in short bursts and yields between them, so key presses are handled
-within a frame even flat out; day-end training runs on a thread (see the assistant).
-The UI only consumes the engine's events, which pile up in a queue it drains on a timer.
+Input always wins: flat out, the engine steps in short bursts and, between them, lets
+everything else that is ready on the loop run first (a key press takes several hops from
+the input thread to the repaint); the burst shrinks while the UI is busy. Day-end training
+runs on a thread (see the assistant), and so do the day-end writes (day_end_writer). The UI
+only consumes the engine's events, which pile up in a queue it drains on a timer.
 
 The live run is always recorded (into saves/.live-<stamp>/), so a crash loses at
 most the last few steps; `save` copies it to a named run folder.
@@ -32,11 +34,17 @@ from engine.house import load_house
 from engine.judges.takeover import HumanRater
 from engine.simulation import Simulation
 from engine.types import Activity, StepRecord
+from propersim_tui.day_end_writer import DayEndWriter
 
 # Simulated seconds per wall second; None runs flat out.
 SPEEDS: tuple[float | None, ...] = (1, 10, 60, 150, 600, 1500, 6000, None)
 DEFAULT_SPEED = 1500
-BURST_SECONDS = 0.008  # flat out, the engine yields to the UI at least this often
+# Flat out, the engine holds the loop for at most a burst: BURST_SECONDS while the UI is idle,
+# down to MIN_BURST_SECONDS while it has work (the time it took is the loop's lag).
+BURST_SECONDS = 0.008
+MIN_BURST_SECONDS = 0.001
+UI_BUSY_SECONDS = 0.001  # the UI took longer than this between two bursts: halve the next one
+YIELD_CAP_SECONDS = 0.05  # however busy the UI, the engine runs again after this (it never starves)
 
 
 def speed_label(speed: float | None) -> str:
@@ -50,6 +58,8 @@ class EngineDriver:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         self.live_dir = root / f".live-{stamp}"
         self.sim: Simulation = new_run(config, self.live_dir, takeover=True)
+        self.writer = self.sim.store = DayEndWriter(self.sim.store)  # the live run is always recorded
+        self.burst_seconds = BURST_SECONDS
         self.events: deque = deque()  # engine -> UI
         self.speed_index = SPEEDS.index(DEFAULT_SPEED)
         self.paused = False
@@ -172,12 +182,36 @@ class EngineDriver:
                 record = await sim.step()
                 if record is None:
                     break
-                if self.run_until_day is not None and await sim.close_day_if_over():
-                    self.run_until_day, self.paused = None, True
+                if await self._close_day_if_over():
+                    if self.run_until_day is not None:
+                        self.run_until_day, self.paused = None, True
                     break
-                if self.speed is not None or self.paused or time.perf_counter() - burst_start > BURST_SECONDS:
+                if self.speed is not None or self.paused or time.perf_counter() - burst_start > self.burst_seconds:
                     break
             if self.speed is not None and not self.paused:
                 await self._wait(sim.clock.step_seconds / self.speed)
             else:
-                await asyncio.sleep(0.001)  # let the UI handle keys and repaint
+                await self._yield_to_ui()
+
+    async def _close_day_if_over(self) -> bool:
+        """Close the day right after its last step, its writes in a worker thread; the next step
+        waits for them (see day_end_writer)."""
+        with self.writer.deferring():
+            closed = await self.sim.close_day_if_over()
+        if self.writer.queued:
+            await asyncio.to_thread(self.writer.write_queued)
+        return closed
+
+    async def _yield_to_ui(self) -> None:
+        """Let everything else that is ready on the loop run before the next burst, however many
+        loop iterations it takes (each hop of a key press is one); adapt the burst to the lag."""
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)  # CPython's queue of ready callbacks
+        start = time.perf_counter()
+        await asyncio.sleep(0)
+        while ready and time.perf_counter() - start < YIELD_CAP_SECONDS:
+            await asyncio.sleep(0)
+        lag = time.perf_counter() - start
+        if lag > UI_BUSY_SECONDS:
+            self.burst_seconds = max(MIN_BURST_SECONDS, self.burst_seconds / 2)
+        else:
+            self.burst_seconds = min(BURST_SECONDS, self.burst_seconds * 1.25)

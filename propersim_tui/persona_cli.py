@@ -7,17 +7,20 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from engine.errors import PersonaError, RunError
 from engine.persona import Persona, check_id, load_persona
 from engine.persona_library import persona_dir, persona_paths, resolve_persona
+from engine.safe_text import terminal_safe
 from engine.vocab import BIG_FIVE
+from propersim_tui.safe_argparse import ArgumentParser
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="propersim personas", description="Work with persona files.")
+    parser = ArgumentParser(prog="propersim personas", description="Work with persona files.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("list", help="list personas: id, traits, age, background (the default)")
     show = sub.add_parser("show", help="print one persona")
@@ -30,8 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def shown(value: object) -> str:
+    """A value from a persona file (or its name) as Rich markup that prints exactly it: control
+    characters and escape sequences shown escaped, `[...]` not read as markup."""
+    return escape(terminal_safe(str(value)))
+
+
 def _list(console: Console) -> int:
-    table = Table(title=f"Personas in {persona_dir()}", header_style="bold")
+    table = Table(title=f"Personas in {shown(persona_dir())}", header_style="bold")
     paths = persona_paths()
     table.add_column("id", no_wrap=True, min_width=max((len(p.stem) for p in paths), default=2))  # ids are free
     table.add_column("traits", no_wrap=True)
@@ -43,10 +52,11 @@ def _list(console: Console) -> int:
         try:
             p = load_persona(path)
         except PersonaError:
-            table.add_row(path.stem, "[red]invalid[/]", "", "", "run `propersim personas validate`")
+            table.add_row(shown(path.stem), "[red]invalid[/]", "", "", "run `propersim personas validate`")
             problems += 1
             continue
-        table.add_row(p.id, trait_words(p), str(p.age), p.name, p.background.split("; ")[0].split(". ")[0].rstrip("."))
+        table.add_row(shown(p.id), trait_words(p), str(p.age), shown(p.name),
+                      shown(p.background.split("; ")[0].split(". ")[0].rstrip(".")))
     console.print(table)
     return 1 if problems else 0
 
@@ -65,22 +75,23 @@ def render_persona(p: Persona) -> Panel:
     traits = "  ".join(f"{name.capitalize()}: {getattr(p.traits, name)}" for name in BIG_FIVE) + f"  ({p.traits.code()})"
     prefs = p.preferences
     lines = [
-        f"[bold]{p.name}[/], {p.age} — {p.background}", traits, "",
-        "[bold]Interests:[/] " + "; ".join(p.interests),
-        "[bold]Lifestyle:[/] " + "; ".join(p.lifestyle),
-        "[bold]Goals:[/] " + "; ".join(p.goals),
-        "[bold]Daily plan:[/] " + "; ".join(f"{d.text} ({d.minutes} min, {d.window})" for d in p.daily_plan), "",
+        f"[bold]{shown(p.name)}[/], {p.age} — {shown(p.background)}", traits, "",
+        "[bold]Interests:[/] " + "; ".join(map(shown, p.interests)),
+        "[bold]Lifestyle:[/] " + "; ".join(map(shown, p.lifestyle)),
+        "[bold]Goals:[/] " + "; ".join(map(shown, p.goals)),
+        "[bold]Daily plan:[/] " + "; ".join(f"{shown(d.text)} ({d.minutes} min, {d.window})" for d in p.daily_plan), "",
         "[bold]Rubric[/]",
-        *(f"  {k.capitalize()}: {getattr(p.rubric, k)}" for k in ("preference", "timing", "frequency", "communication")),
+        *(f"  {k.capitalize()}: {shown(getattr(p.rubric, k))}"
+          for k in ("preference", "timing", "frequency", "communication")),
         "", "[bold]Preferences (hidden from the assistant)[/]",
         f"  likes {', '.join(prefs.liked_topics)}; dislikes {', '.join(prefs.disliked_topics) or '—'}",
         f"  tones {', '.join(prefs.tones)}; boundaries {', '.join(prefs.boundaries) or '—'}",
         f"  welcome {', '.join(prefs.welcome)}; avoid {', '.join(prefs.avoid) or '—'}; never interrupt {', '.join(prefs.never_interrupt)}",
         f"  {prefs.per_day[0]}–{prefs.per_day[1]} a day, ≥ {prefs.min_gap_minutes} min apart, "
         f"silence ≤ {prefs.max_silence_minutes} min; novelty {prefs.novelty}",
-        *(f"  when {c.days}{' ' + c.window if c.window else ''}: {c.note or ''}" for c in prefs.when),
+        *(f"  when {c.days}{' ' + c.window if c.window else ''}: {shown(c.note or '')}" for c in prefs.when),
     ]
-    return Panel("\n".join(lines), title=p.id, expand=False)
+    return Panel("\n".join(lines), title=shown(p.id), expand=False)
 
 
 def _validate(paths: list[Path], console: Console) -> int:
@@ -91,12 +102,13 @@ def _validate(paths: list[Path], console: Console) -> int:
     for path in files:
         try:
             load_persona(path)
-            console.print(f"[green]ok[/]      {path}")
+            console.print(f"[green]ok[/]      {shown(path)}")
         except PersonaError as error:
             bad += 1
-            console.print(f"[red]invalid[/] {path}: {len(error.problems)} problem(s)")
+            console.print(f"[red]invalid[/] {shown(path)}: {len(error.problems)} problem(s)")
             for problem in error.problems:
-                console.print(f"    {problem.field or '(file)'}: {problem.message}", markup=False, highlight=False)
+                console.print(terminal_safe(f"    {problem.field or '(file)'}: {problem.message}"),
+                              markup=False, highlight=False)
     console.print(f"{len(files) - bad} valid, {bad} invalid")
     return 1 if bad else 0
 

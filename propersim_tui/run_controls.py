@@ -4,8 +4,10 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.errors import ConfigError, RunError
+from engine.grid import MANIFEST
 from propersim_tui.dialogs import NewRunDialog, OpenRunDialog, QuitDialog
 from propersim_tui.replay import Replay
+from propersim_tui.report_screen import ReportScreen, is_grid_folder
 
 
 class RunControls:
@@ -36,6 +38,7 @@ class RunControls:
 
     def action_open_run(self) -> None:
         runs = sorted((p.parent for p in self.saves.glob("*/run.toml")), key=lambda p: p.name, reverse=True)
+        runs += sorted(p.parent for p in self.saves.glob(f"*/{MANIFEST}"))  # grids open as their report
         runs += sorted(p.parent for p in self.saves.glob("*/*/run.toml"))
 
         def done(path: Path | None) -> None:
@@ -45,6 +48,9 @@ class RunControls:
         self.push_screen(OpenRunDialog(runs), done)
 
     def _open(self, path: Path) -> None:
+        if is_grid_folder(path):
+            self._open_report(path)
+            return
         try:
             replay = Replay(path)
         except (ConfigError, RunError) as error:
@@ -53,6 +59,18 @@ class RunControls:
         self._stop_live()
         self.driver = None
         self._start_replay(path, replay)
+
+    def _open_report(self, folder: Path) -> None:
+        """A grid's report over the app (the live run, if any, goes on underneath); Escape comes back."""
+        from engine.report.collect import load_runs
+        from engine.report.summary import build_report
+
+        try:
+            report = build_report(load_runs(folder))
+        except (ConfigError, RunError, OSError) as error:
+            self.notify(str(error), title="Cannot open this grid", severity="error", markup=False)
+            return
+        self.push_screen(ReportScreen(report, folder))
 
     def _after_save_prompt(self, then) -> None:
         """Run `then` after asking to save unsaved live work (if any)."""

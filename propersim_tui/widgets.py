@@ -3,9 +3,12 @@
 import math
 
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Label, ProgressBar, Sparkline, Static
+from textual.widgets.data_table import CellKey
 
 from engine.house import load_house
 from engine.metrics import DayMetrics, step_metrics
@@ -14,6 +17,7 @@ from propersim_tui.calls_view import calls_text
 from propersim_tui.view import CRITERIA_SHORT, floor_plan, is_away, is_recommendation, step_detail, timeline_cells
 
 MAX_ROWS = 1000  # rows kept in the timeline widget; everything stays in memory and on disk
+TRIM_SLACK = MAX_ROWS // 4  # the oldest rows go in bulk once this many more have come: O(1) a row
 
 
 class StatusBar(Static):
@@ -38,9 +42,14 @@ class StatusBar(Static):
 
 
 class HomePanel(Static):
+    _shown: tuple | None = None
+
     def show(self, activity: dict | None) -> None:
-        house = load_house()
         compact = self.app.size.width < 120  # no room for the floor plan: name the room instead
+        if self._shown == (activity, compact):
+            return  # an activity lasts many steps: the floor plan is drawn once for it
+        self._shown = (activity, compact)
+        house = load_house()
         if activity is None:
             self.update("" if compact else floor_plan(house.rooms, "", ""))
             return
@@ -135,10 +144,15 @@ class TrainingStatus(Vertical):
 
 
 class Timeline(DataTable):
-    """One row per awake step (and one per stretch away from home); the newest MAX_ROWS are
-    rendered, optionally only recommendations."""
+    """One row per awake step (and one per stretch away from home), optionally only
+    recommendations: the newest MAX_ROWS to MAX_ROWS + TRIM_SLACK are in the table."""
 
     FIXED = (("day", 3), ("time", 5), ("activity", 0), ("delivered", 0), ("score", 5), ("criteria", 12), ("", 2))
+    KEPT_CELLS = 20_000  # rendered cells kept (a screenful is a few hundred)
+
+    def __init__(self, *args, **kwargs):
+        self._kept_cells: dict[tuple, object] = {}
+        super().__init__(*args, **kwargs)
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -166,24 +180,72 @@ class Timeline(DataTable):
         return not self.only_recommendations or is_recommendation(step)
 
     def append_steps(self, steps: list[dict], follow: bool = True) -> None:
-        shown = [s for s in steps if self.visible(s)][-MAX_ROWS:]
+        shown = [s for s in steps if self.visible(s)]
         if not shown:
             return
-        overflow = len(self.steps) + len(shown) - MAX_ROWS
-        if overflow > 0:
-            if overflow >= len(self.steps):
-                self.clear()
-                self.steps = []
-            else:
-                for key in list(self.rows)[:overflow]:
-                    self.remove_row(key)
-                del self.steps[:overflow]
+        if len(shown) >= MAX_ROWS:  # the whole table turns over: only the newest rows are built
+            self.clear()
+            self.steps = []
+            shown = shown[-MAX_ROWS:]
         for step in shown:
             key = f"{step['day']}-away-{step['clock']}" if is_away(step) else f"{step['day']}-{step['step']}"
             self.add_row(*timeline_cells(step), key=key)
-            self.steps.append(step)
+        self.steps.extend(shown)
+        if len(self.steps) > MAX_ROWS + TRIM_SLACK:
+            self._drop_oldest(len(self.steps) - MAX_ROWS)
         if follow:
             self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def _drop_oldest(self, count: int) -> None:
+        """Remove the first `count` rows in one pass. DataTable.remove_row re-indexes every row on
+        each call (O(rows) a row); this does what it does, once for all of them."""
+        locations = self._row_locations
+        gone = [locations.get_key(index) for index in range(count)]
+        kept = TwoWayDict({})
+        for key in locations:
+            index = locations.get(key)
+            if index >= count:
+                kept[key] = index - count
+        self._row_locations = kept
+        for key in gone:
+            for column_key in self._data[key]:
+                self._updated_cells.discard(CellKey(key, column_key))
+            self._new_rows.discard(key)
+            del self.rows[key]
+            del self._data[key]
+        del self.steps[:count]
+        self._require_update_dimensions = True
+        row, column = self.cursor_coordinate
+        self.cursor_coordinate = Coordinate(max(0, row - count), column)  # on the same step as before
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
+        self.check_idle()
+
+    def _render_cell(self, row_index: int, column_index: int, base_style, width: int, cursor: bool = False,
+                     hover: bool = False):
+        """DataTable keys its cell cache on every change to the table, so each new row re-renders
+        every visible cell; a timeline row never changes once added, so its rendered cells are kept
+        (until the table is cleared or restyled: see _clear_caches)."""
+        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+        key = (row_key, row_index, column_index, base_style, width, cursor, hover, self._show_hover_cursor,
+               self._pseudo_class_state)
+        lines = self._kept_cells.get(key)
+        if lines is None:
+            if len(self._kept_cells) >= self.KEPT_CELLS:
+                self._kept_cells.clear()
+            lines = self._kept_cells[key] = super()._render_cell(row_index, column_index, base_style, width,
+                                                                 cursor, hover)
+        return lines
+
+    def _update_dimensions(self, new_rows) -> None:
+        """DataTable measures every cell of every new row to size auto-width columns; every column
+        here has a set width and every row one line, so hundreds of new rows cost nothing to size."""
+        super()._update_dimensions(())
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._kept_cells.clear()
 
     def reset(self, steps: list[dict], follow: bool = True) -> None:
         self.clear()

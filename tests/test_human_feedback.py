@@ -49,10 +49,23 @@ def test_human_ratings_are_recorded_and_become_weighted_pairs(tmp_path):
     assert all({"prompt", "chosen", "rejected"} <= set(p) for p in exported)
 
 
+def _human_margin(policy, pairs, params) -> float:
+    """Mean log-probability margin of what the human preferred over what they rejected, under `params`."""
+    return sum(policy.log_prob_and_grad(p.situation, p.chosen, params, want_grad=False)[0]
+               - policy.log_prob_and_grad(p.situation, p.rejected, params, want_grad=False)[0]
+               for p in pairs) / len(pairs)
+
+
 def test_human_weight_changes_what_training_learns(tmp_path):
-    weights = {}
+    """A heavier human weight moves the policy further toward what the human preferred (same day, same pairs)."""
+    margins, before = {}, set()
     for weight in (1.0, 20.0):
         sim, _ = _human_run(tmp_path / str(weight), weight)
         asyncio.run(sim.run())
-        weights[weight] = sim.assistant.policy.params.copy()
-    assert not (weights[1.0] == weights[20.0]).all()
+        policy = sim.assistant.policy
+        human = [p for p in sim.assistant.replay.pairs if p.source == "human"]
+        assert len(human) >= 10 and all(p.weight == weight for p in human)
+        margins[weight] = _human_margin(policy, human, policy.params)
+        before.add(round(_human_margin(policy, human, policy.reference), 9))
+    (untrained,) = before  # both runs saw the same human pairs from the same starting policy
+    assert untrained < margins[1.0] < margins[20.0] - 0.2

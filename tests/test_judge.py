@@ -241,3 +241,39 @@ def test_rating_keys_are_exactly_the_configured_criteria(persona_raw):
     for when in ("03:00", "20:30"):
         for c in (ABSTAIN, candidate("song")):
             assert set(j.rate_now(obs_at(when), c, history(last="08:00")).criteria) == {"timing", "frequency"}
+
+
+# --- boundaries: exactly at the minimum gap, at the day's maximum, on a window's edges ------------
+
+def test_exactly_the_minimum_gap_is_enough_and_a_minute_less_is_not(judge):
+    at_gap = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="20:00"))  # min gap 30
+    assert at_gap.total == 4 and "spacing ok" in at_gap.reason
+    short = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="20:01"))
+    assert not short.criteria["timing"] and not short.criteria["frequency"] and "only 29 min" in short.reason
+    # the user's wish follows the same line: silence misses a chance at exactly the gap, not before
+    assert judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="20:00")).missed_opportunity
+    assert not judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="20:01")).missed_opportunity
+
+
+def test_the_days_maximum_allows_exactly_that_many(judge):
+    last_allowed = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00", served=11))  # max 12
+    assert last_allowed.criteria["frequency"] and last_allowed.total == 4
+    assert judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="19:00", served=11)).missed_opportunity
+    one_more = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="19:00", served=12))
+    assert not one_more.criteria["frequency"]
+    assert not judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="19:00", served=12)).missed_opportunity
+
+
+@pytest.mark.parametrize(("clock", "welcome"), [("16:55", False), ("17:00", True), ("21:40", True), ("21:45", False),
+                                                ("06:30", True), ("08:30", False), ("13:30", False)])
+def test_a_welcome_window_includes_its_start_and_excludes_its_end(judge, clock, welcome):
+    rating = judge.rate_now(obs_at(clock), candidate("song"), history(last="05:00"))
+    assert rating.criteria["timing"] is welcome, rating.reason
+    assert judge.rate_now(obs_at(clock), ABSTAIN, history(last="05:00")).missed_opportunity is welcome
+
+
+def test_silence_becomes_too_long_at_exactly_the_maximum(judge):
+    at_limit = judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="18:30"))  # max silence 120
+    assert not at_limit.criteria["frequency"] and "nothing good for 120 min" in at_limit.reason
+    just_under = judge.rate_now(obs_at("20:30"), ABSTAIN, history(last="18:31"))
+    assert just_under.missed_opportunity and just_under.criteria["frequency"]

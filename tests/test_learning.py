@@ -160,9 +160,14 @@ def test_memory_levels_hold_what_they_should():
 
 def test_properassistant_learns_in_a_few_days():
     days = run_days("properassistant", days=4)
+    silent = run_days("always-abstain", days=4)
     assert days[0].mean_score <= 2.8
     assert days[-1].mean_score > days[0].mean_score + 0.5
     assert days[-1].recs_per_hour < days[0].recs_per_hour / 2
+    # learning to stay silent would pass the lines above: it must beat silence, and still speak up when wanted
+    assert days[-1].mean_score > silent[-1].mean_score + 0.4
+    assert days[0].normalized < 0 < 0.4 < days[-1].normalized  # 0 is always-abstain, 1 the oracle
+    assert days[-1].recall >= 0.6 and days[-1].precision >= 0.5 > days[0].precision
 
 
 @pytest.mark.parametrize("assistant", ["properassistant", "ars-memory"])
@@ -219,3 +224,18 @@ def test_memory_keeps_recommendations_that_name_no_topic():
     memory.add(Feedback(obs, (free, free), (3, 3), ("fine", "fine"), 1))
     assert memory.totals.by_topic == {UNNAMED: [1, 3]} and memory.recommendations_today(0) == 1
     assert any("Take a short walk" in line for line in memory.render())
+
+
+def test_training_that_diverges_to_non_finite_weights_stops_the_run_before_the_day_counts(tmp_path, monkeypatch):
+    import training.dpo as module
+    from engine.errors import RunError
+
+    def diverging(policy, reference, pairs, settings, rng, progress=None):
+        policy.params = np.full_like(policy.params, np.nan)
+        return float("nan")
+
+    monkeypatch.setattr(module, "train_dpo", diverging)
+    with pytest.raises(RunError, match=r"diverged on day 1 \(non-finite weights\)"):
+        run_days("properassistant", days=2, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints" / "day-00").exists()  # NaN weights are never checkpointed
+    assert not (tmp_path / "run" / "metrics.csv").exists()

@@ -131,6 +131,41 @@ async def test_warm_prefix_false_evaluates_every_prompt_whole():
     assert evaluated[True] < 40 and evaluated[False] >= result.usage.prompt_tokens
 
 
+async def test_lockstep_decodes_the_sequences_of_a_call_together(smol):
+    """The n completions of a request, and the judge's options, are decoded in lockstep: one
+    llama_decode per round for all sequences, so fewer decodes than one sequence after another; the
+    answers stay schema-valid, and the next call still reuses the cached prompt prefix."""
+    from engine.judges.llm import combined_model
+    from engine.vocab import DEFAULT_CRITERIA
+    from training.llm_assistant import Speak
+
+    verdicts = combined_model(DEFAULT_CRITERIA, 2)
+    ask = [{"role": "system", "content": "You rate options in JSON. " * 15},
+           {"role": "user", "content": "Rate option_1: a walk; option_2: No Recommendation."}]
+    decodes, texts = {}, {}
+    for lockstep in (True, False):
+        backend = smol if lockstep else LlamaCppBackend(smollm2_path(), n_ctx=1024, lockstep=False)
+        try:
+            # temperature 0: the two completions are the same, so lockstep needs the decodes of one
+            same = await backend.chat(ASK_MOOD, n=2, json_schema=Speak.model_json_schema(), temperature=0.0,
+                                      max_tokens=24)
+            assert same.texts[0] == same.texts[1] and all(Speak.model_validate_json(t) for t in same.texts)
+            judged = await backend.chat(ask, json_schema=verdicts.model_json_schema(), temperature=0.0, max_tokens=72)
+            assert judged.extra["finish_reasons"] == ["stop"]
+            texts[lockstep] = verdicts.model_validate_json(judged.texts[0])
+            if lockstep:  # the prompt's prefix stayed cached: the 90-token system prompt is not evaluated again
+                again = await backend.chat(ask, json_schema=verdicts.model_json_schema(), temperature=0.0, max_tokens=72)
+                assert again.extra["llama_perf"]["batch_tokens"] < judged.extra["llama_perf"]["batch_tokens"] - 80
+            decodes[lockstep] = (same.extra["llama_perf"]["decodes"], judged.extra["llama_perf"]["decodes"])
+        finally:
+            if backend is not smol:
+                await backend.aclose()
+    (pair, judge), (pair_serial, judge_serial) = decodes[True], decodes[False]
+    assert pair <= pair_serial / 2 + 2  # two sequences for the price of about one
+    assert judge < judge_serial  # the options decoded side by side, each after its own key
+    assert texts[True].option_1 and texts[True].option_2
+
+
 def test_factory_builds_llama_cpp_per_role():
     backend = build_backend(BackendConfig(kind="llama-cpp", n_ctx=1024), "user")
     assert backend.inner.share_key == "user" and backend.inner.gguf_path == smollm2_path()

@@ -153,7 +153,7 @@ def test_assistant_garbage_abstains_and_invalid_then_valid_recommends():
         in proposal.candidates
     assert assistant.failed_answers == 1
     messages = proposal.prompt
-    assert messages[0]["role"] == "system" and "09:00" in messages[-1]["content"].splitlines()[-2]
+    assert messages[0]["role"] == "system" and "09:00" in messages[-1]["content"].splitlines()[-1]
 
 
 def test_assistant_prompt_holds_memory_retrieval_and_recent_events():
@@ -168,11 +168,11 @@ def test_assistant_prompt_holds_memory_retrieval_and_recent_events():
     proposal = asyncio.run(assistant.propose(_obs(9 * 60 + 30), 2))
     text = proposal.prompt[-1]["content"]
     # what changes least first: closed summaries, the last events, then what changes every step
-    order = ["What happened so far:", "Last events:", "Similar past moments:", "This hour so far:", "Now:"]
+    order = ["What happened so far:", "Last events:", "Similar past moments:", "Now:"]
     assert [text.index(part) for part in order] == sorted(text.index(part) for part in order)
     assert "day 1 08:00-09:00: 6 recommendation(s) in 6 steps" in text and "[2/4]" in text
     last = text[text.index("Last events:"):text.index("Similar past moments:")]
-    similar = text[text.index("Similar past moments:"):text.index("This hour so far:")]
+    similar = text[text.index("Similar past moments:"):text.index("Now:")]
     assert last.count("\nday 1 ") == 5 and "Lunch" in last and "Work at the laptop" not in last  # cut to 4, +1
     assert "Work at the laptop" in similar  # retrieved, and not among the last events
     assert proposal.retrieved and all(r.startswith("day 1 ") for r in proposal.retrieved)
@@ -201,6 +201,8 @@ def test_assistant_prompt_keeps_its_prefix_while_the_last_events_grow():
         assistant.observe(Feedback(obs, (ABSTAIN, rec), (4, 2), ("quiet ok", "meh"), 1))
     assert (kept, cuts) == (12, 2)  # the window grows to 8 events, then is cut to the last 4 (the 9th, the 14th)
     assert len(assistant._window) == 6
+    # the hour's events cut from the window are summed up before it (it changes only at a cut)
+    assert "Earlier this hour: 10 recommendation(s) in 10 steps" in assistant.messages(_obs(8 * 60 + 33))[0][-1]["content"]
 
 
 def test_llm_assistant_against_the_offline_world_for_a_day(scripted):
@@ -292,7 +294,7 @@ def test_judge_prompt_keeps_its_prefix_until_what_changed():
 
     assert "What I am doing: Work at the laptop" in prompts[1] and prompts[1].endswith(
         'option_1: "Listen to a podcast." (topic: news, tone: concise)')
-    assert common(prompts[1], prompts[2]).endswith("Recommendations today: 1; last one: ")  # quiet step
+    assert common(prompts[1], prompts[2]).endswith("Today: 1, the last ")  # quiet step
     after = common(prompts[3], prompts[4])  # after a delivery: from the new recommendation on
     assert after.endswith("/4)\n") and after.split("Last recommendations:\n")[1].startswith('09:00 "Listen')
     assert '09:15 "Listen to a podcast."' in prompts[4] and '09:15 "Listen' not in after

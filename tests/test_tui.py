@@ -1,7 +1,7 @@
-"""The app under Textual's pilot: one test per control, takeover, save and replay, and key latency."""
+"""The app under Textual's pilot: one test per control, takeover, save and replay, the timeline's
+trimming and the day end off the event loop (key latency in a terminal: bench/tui_latency.py)."""
 
 import json
-import statistics
 
 from textual.widgets import Checkbox, Input
 
@@ -203,34 +203,92 @@ async def test_quit_asks_to_save_unsaved_work(tmp_path):
     assert len(saved) == 1 and app.return_code == 0
 
 
-async def test_key_presses_show_within_100ms_at_full_speed(tmp_path):
-    """A key sent the way the terminal driver sends it, timed until the status bar shows its effect."""
-    import asyncio
-    import time
-
-    from textual import events
-
+async def test_pause_shows_and_stops_the_engine_at_full_speed(tmp_path):
+    """Behaviour only: how fast the key shows in a real terminal is bench/tui_latency.py's claim
+    (tmux, day 14 and later); the headless pilot's timing says nothing about a terminal."""
     app = make_app(tmp_path, assistant="properassistant", days=60)
     async with app.run_test() as pilot:
         app.driver.change_speed(len(SPEEDS))  # flat out
-        assert await wait_until(pilot, lambda: app.records_seen > 500)
-        measured = []
-        steps_at_start = app.driver.steps_done
-        for _ in range(20):
-            expected = "running" if app.driver.paused else "paused"
-            start = time.perf_counter()
-            key = events.Key("space", " ")
-            key.set_sender(app)
-            app._driver.send_message(key)
-            while expected not in status_text(app):
-                await asyncio.sleep(0.001)
-                assert time.perf_counter() - start < 2.0
-            measured.append(time.perf_counter() - start)
-            await asyncio.sleep(0.05)
-        assert app.driver.steps_done - steps_at_start > 100  # it really was running flat out in between
-    median = statistics.median(measured)
-    print(f"key-to-screen at full speed: median {median * 1000:.1f} ms, max {max(measured) * 1000:.1f} ms")
-    assert median < 0.1
+        assert await wait_until(pilot, lambda: app.records_seen > 50, timeout=30)
+        for _ in range(3):
+            await pilot.press("space")
+            assert await wait_until(pilot, lambda: "paused" in status_text(app))
+            frozen = app.driver.steps_done
+            await pilot.pause(0.2)
+            assert app.driver.steps_done == frozen
+            await pilot.press("space")
+            assert await wait_until(pilot, lambda: "running" in status_text(app))
+            assert await wait_until(pilot, lambda frozen=frozen: app.driver.steps_done > frozen)
+
+
+async def recorded_steps(days: int) -> list[dict]:
+    """Real step records (and no run folder): an offline oracle run."""
+    from engine.compose import new_run
+    from engine.events import StepRecorded
+
+    sim = new_run(RunConfig(persona=REFERENCE_PERSONA, assistant="oracle", days=days))
+    steps: list[dict] = []
+    sim.subscribe(lambda e: steps.append(e.record.to_json()) if isinstance(e, StepRecorded) else None)
+    await sim.run()
+    return steps
+
+
+async def test_timeline_trims_in_bulk_and_keeps_the_newest_rows():
+    from textual.app import App
+
+    from propersim_tui.view import timeline_cells
+    from propersim_tui.widgets import MAX_ROWS, TRIM_SLACK, Timeline
+
+    steps = await recorded_steps(days=4)
+    assert len(steps) > MAX_ROWS + 2 * TRIM_SLACK
+
+    class TimelineApp(App):
+        def compose(self):
+            yield Timeline()
+
+    app = TimelineApp()
+    async with app.run_test() as pilot:
+        timeline = app.query_one(Timeline)
+        counts = []
+        for start in range(0, len(steps), 50):
+            timeline.append_steps(steps[start:start + 50])
+            counts.append(timeline.row_count)
+            shown = steps[:start + 50][-timeline.row_count:]
+            assert timeline.steps == shown  # the newest rows, in order
+            assert timeline.cursor_row == timeline.row_count - 1  # following the newest
+        await pilot.pause()
+        first, last = timeline.get_row_at(0), timeline.get_row_at(timeline.row_count - 1)
+        assert [str(c) for c in first] == [str(c) for c in timeline_cells(timeline.steps[0])]
+        assert [str(c) for c in last] == [str(c) for c in timeline_cells(steps[-1])]
+    assert max(counts) <= MAX_ROWS + TRIM_SLACK
+    # in bulk: the oldest go all at once, down to MAX_ROWS, not one row per new row
+    trims = [(a, b) for a, b in zip(counts, counts[1:]) if b < a]
+    assert trims and all(b == MAX_ROWS for _, b in trims)
+    assert len(trims) <= len(steps) // TRIM_SLACK
+
+
+async def test_live_day_ends_write_what_a_headless_run_writes(tmp_path):
+    """The driver runs each day's end (checkpoint, metrics row) off the event loop: same bytes."""
+    from engine.compose import new_run
+    from propersim_tui.driver import EngineDriver
+
+    config = RunConfig(persona=REFERENCE_PERSONA, assistant="properassistant", days=2)
+    headless = new_run(config, tmp_path / "headless")
+    await headless.run()
+    driver = EngineDriver(config, tmp_path / "saves")
+    driver.change_speed(len(SPEEDS))
+    await driver.run()
+    assert driver.sim.finished and not driver.writer.queued
+
+    def files(folder):
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+                if p.is_file() and (p.name in ("events.jsonl", "pairs.jsonl", "metrics.csv")
+                                    or "checkpoints" in p.parts)}
+
+    written, expected = files(driver.live_dir), files(tmp_path / "headless")
+    assert any("checkpoints" in name for name in expected)
+    assert written.keys() == expected.keys()
+    assert [name for name in expected if written[name] != expected[name]] == []
 
 
 async def test_takeover_can_rate_both_candidates(tmp_path):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.offline_policy import OfflinePolicy
+from training.offline_policy import FROZEN, OfflinePolicy
 from training.replay import TrainingPair
 
 
@@ -20,13 +20,25 @@ class DPOSettings:
     learning_rate: float = 0.05
 
 
+PROGRESS_REPORTS = 20  # progress callbacks per training run, about (plus the first and the last)
+
+
 def margin(policy: OfflinePolicy, pair: TrainingPair, params: np.ndarray, ref: np.ndarray) -> float:
     """The implicit reward margin beta would multiply: chosen minus rejected log-ratio."""
-    lw, _ = policy.log_prob_and_grad(pair.situation, pair.chosen, params, want_grad=False)
-    ll, _ = policy.log_prob_and_grad(pair.situation, pair.rejected, params, want_grad=False)
-    rw, _ = policy.log_prob_and_grad(pair.situation, pair.chosen, ref, want_grad=False)
-    rl, _ = policy.log_prob_and_grad(pair.situation, pair.rejected, ref, want_grad=False)
+    lw, _, ll, _ = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, params, want_grad=False)
+    rw, _, rl, _ = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, ref, want_grad=False)
     return (lw - rw) - (ll - rl)
+
+
+def _ref_log_ratio(policy: OfflinePolicy, pair: TrainingPair, ref: np.ndarray) -> float:
+    rw, _, rl, _ = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, ref, want_grad=False)
+    return rw - rl
+
+
+def _reported(done: int, total: int, every: int) -> bool:
+    """Progress is reported for the first batch, the last, and every `every`-th: each report hops to
+    the event loop, and hundreds a day cost more than the training itself."""
+    return done == 1 or done == total or done % every == 0
 
 
 def train_dpo(policy: OfflinePolicy, ref: np.ndarray, pairs: list[TrainingPair], settings: DPOSettings,
@@ -37,12 +49,9 @@ def train_dpo(policy: OfflinePolicy, ref: np.ndarray, pairs: list[TrainingPair],
     params = policy.params.copy()
     m, v = np.zeros_like(params), np.zeros_like(params)
     b1, b2, eps = 0.9, 0.999, 1e-8
-    ref_logps = [
-        (policy.log_prob_and_grad(p.situation, p.chosen, ref, want_grad=False)[0]
-         - policy.log_prob_and_grad(p.situation, p.rejected, ref, want_grad=False)[0])
-        for p in pairs
-    ]
+    ref_logps = [_ref_log_ratio(policy, p, ref) for p in pairs]
     total_batches = settings.epochs * ((len(pairs) + settings.batch_size - 1) // settings.batch_size)
+    every = max(1, -(-total_batches // PROGRESS_REPORTS))
     done, t, epoch_loss = 0, 0, 0.0
     for _ in range(settings.epochs):
         order = rng.permutation(len(pairs))
@@ -52,19 +61,19 @@ def train_dpo(policy: OfflinePolicy, ref: np.ndarray, pairs: list[TrainingPair],
             batch = order[start:start + settings.batch_size]
             for i in batch:
                 pair = pairs[i]
-                lw, gw = policy.log_prob_and_grad(pair.situation, pair.chosen, params)
-                ll, gl = policy.log_prob_and_grad(pair.situation, pair.rejected, params)
+                lw, gw, ll, gl = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, params)
                 x = settings.beta * ((lw - ll) - ref_logps[i])
                 losses.append(pair.weight * float(np.logaddexp(0.0, -x)))
                 # d/dparams of -log sigmoid(x) = -(1 - sigmoid(x)) * dx/dparams
                 grad -= pair.weight * (1.0 / (1.0 + np.exp(x))) * settings.beta * (gw - gl)
             grad /= len(batch)
+            grad[FROZEN] = 0.0
             t += 1
             m = b1 * m + (1 - b1) * grad
             v = b2 * v + (1 - b2) * grad * grad
             params -= settings.learning_rate * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
             done += 1
-            if progress is not None:
+            if progress is not None and _reported(done, total_batches, every):
                 progress(done, total_batches, float(np.mean(losses)))
         epoch_loss = float(np.mean(losses))
     policy.params = params

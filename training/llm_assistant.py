@@ -4,12 +4,15 @@ The memory levels and retrieval are those of the offline assistants (training.of
 VARIANTS), on the same engine.memory.Memory and engine.retrieval.EventIndex. At each step the
 assistant builds chat messages and makes ONE structured call for n completions. The prompt is laid
 out for a prefix cache (a llama.cpp backend re-evaluates only what follows the first changed token):
-what changes least comes first, what changes every step last. The static system prompt; the closed
-summaries (they change once an hour); the last events, a window that only grows between resets (at
-least the last 4 events, at most 8: appending keeps the prefix, a reset every few steps re-evaluates
-it); and after them what is new at every step anyway (an event joins the window at each step): the
-retrieved past moments not among the last events (mostly none: the current activity's own last steps
-are the most similar), the current hour's summary, the time and the activity. An answer that stays
+what changes least comes first, what changes every step last. The static system prompt (with the
+question asked at every step); the closed summaries (they change once an hour) and the summary of
+this hour's events before the last ones (it changes when the window is cut); the last events, a window
+that only grows between resets (at least the last 4 events, at most 8: appending keeps the prefix, a
+reset every few steps re-evaluates it); and after them what is new at every step anyway (an event
+joins the window at each step): the retrieved past moments not among the last events (mostly none:
+the current activity's own last steps are the most similar), the time and the activity. So the
+current hour is told once (its earlier events summed up, its last ones as events), and what a step
+re-evaluates is its new event, the retrieved moments and the "Now" line. An answer that stays
 quiet (`{"recommend": false}`, nothing more to write), that leaves its text blank, or that stays
 invalid after the re-ask, is No Recommendation; a recommendation is one short sentence naming a
 topic and a tone (so the offline rubric judge can rate it too).
@@ -36,7 +39,7 @@ from engine.errors import RunError
 from engine.llm import AdapterUnsupported, Backend
 from engine.llm.structured import chat_structured
 from engine.llm.wrappers import unsupported_adapter_message
-from engine.memory import Memory, MemoryEvent, MemoryLevel
+from engine.memory import Memory, MemoryEvent, MemoryLevel, Summary
 from engine.prompts import template
 from engine.registry import missing_extra
 from engine.retrieval import EventIndex
@@ -49,6 +52,7 @@ from training.offline_assistant import VARIANTS
 PREFIX = "llm-"
 
 
+QUESTION = "At each step: recommend something now, or stay quiet?"  # in the system prompt: evaluated once
 TEXT_MAX_LENGTH = 80  # one short sentence: every character of it is decoded (and quoted in later prompts)
 WINDOW_MIN, WINDOW_MAX = 4, 8  # the last events shown: at least the last 4; appended to until 8, then cut back
 
@@ -82,7 +86,10 @@ class LLMAssistantOptions(BaseModel):
     k: Annotated[int, Field(ge=1, le=20)] = 3  # memories retrieved per step
     embedder: EmbedderName = "hashing"
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.8
-    max_tokens: Annotated[int, Field(ge=16, le=1024)] = 96
+    # per completion: ~20 fixed JSON, topic and tone tokens and ~28 of text, where 80 characters of words
+    # take ~20; a run of digits or symbols (a token a character) is cut short: every token of the text is
+    # evaluated again in the judge's prompt and in later steps' prompts
+    max_tokens: Annotated[int, Field(ge=16, le=1024)] = 48
     # Daily DPO (llm-properassistant only). auto: where the backend can serve the adapter; dpo: required
     # (refused before the run starts where it cannot); off: in-context learning only.
     train: Literal["auto", "dpo", "off"] = "auto"
@@ -92,6 +99,27 @@ class LLMAssistantOptions(BaseModel):
     # While training: the chance that two identical completions get an exploring undelivered alternative.
     explore: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     dpo: LLMTrainingConfig = Field(default_factory=LLMTrainingConfig)
+
+
+def earlier_in_hour(hour: Summary, shown: list[MemoryEvent]) -> Summary | None:
+    """The hour's summary without the events `shown` as last events: what of this hour the prompt tells
+    in no other way. None when every step of the hour is shown."""
+    inside = Summary(hour.day, hour.start_minute, hour.end_minute)
+    for event in shown:
+        if event.day == hour.day and hour.start_minute <= event.minute < hour.end_minute:
+            inside.add(event)
+    if inside.steps >= hour.steps:
+        return None
+    earlier = Summary(hour.day, hour.start_minute, hour.end_minute, hour.steps - inside.steps,
+                      hour.recommendations - inside.recommendations, hour.score_sum - inside.score_sum,
+                      hour.scored - inside.scored)
+    for mine, theirs, shown_table in ((earlier.by_topic, hour.by_topic, inside.by_topic),
+                                      (earlier.by_tone, hour.by_tone, inside.by_tone)):
+        for key, (count, total) in theirs.items():
+            less = shown_table.get(key, [0, 0])
+            if count > less[0]:
+                mine[key] = [count - less[0], total - less[1]]
+    return earlier
 
 
 def training_blocker(config, options: LLMAssistantOptions) -> str | None:
@@ -173,7 +201,7 @@ class LLMAssistant:
     reads_hidden_preferences = False
 
     def __init__(self, backend: Backend, seed: int, name: str, k: int = 3, embedder: str = "hashing",
-                 temperature: float = 0.8, max_tokens: int = 96, *, trainer=None, explore: float = 0.0,
+                 temperature: float = 0.8, max_tokens: int = 48, *, trainer=None, explore: float = 0.0,
                  catalog=None, undelivered: int = 0, training_off: str | None = None):
         variant = name.removeprefix(PREFIX)
         spec = VARIANTS[variant]
@@ -195,7 +223,7 @@ class LLMAssistant:
         self.failed_answers = 0  # completions that stayed invalid (counted as No Recommendation)
         self.day = 0
         self._system = {"role": "system", "content": template("assistant_system") + "\nTopics: "
-                        + ", ".join(TOPICS) + ".\nTones: " + ", ".join(TONES) + "."}
+                        + ", ".join(TOPICS) + ".\nTones: " + ", ".join(TONES) + ".\n" + QUESTION}
 
     @property
     def training_status(self) -> str | None:
@@ -217,16 +245,16 @@ class LLMAssistant:
         if self.level > MemoryLevel.NONE:
             memory = self.memory
             closed = [b.render() for b in memory.blocks] + [h.render() for h in memory.hours]
+            earlier = None if memory.hour is None else earlier_in_hour(memory.hour, self._window)
+            if earlier is not None:  # its span left out: the events after it and "Now" say it
+                closed.append(f"Earlier this hour: {earlier.render().partition(': ')[2]}")
             parts.append("What happened so far:\n" + ("\n".join(closed) or "(nothing yet)"))
             parts.append("Last events:\n" + ("\n".join(e.render() for e in self._window) or "(none yet)"))
             shown = {(e.day, e.step) for e in self._window}
             new = [e.render() for e in found if (e.day, e.step) not in shown]
             if self.index is not None and (new or not found):
                 parts.append("Similar past moments:\n" + ("\n".join(new) or "(none yet)"))
-        if self.level > MemoryLevel.NONE and self.memory.hour is not None:  # its span left out: "Now" says it
-            parts.append(f"This hour so far: {self.memory.hour.render().partition(': ')[2]}")
-        parts.append(f"Now: day {obs.day + 1}, {obs.render()}; tags: {', '.join(obs.activity.tags)}.\n"
-                     "Recommend something now, or stay quiet?")
+        parts.append(f"Now: day {obs.day + 1}, {obs.render()}; tags: {', '.join(obs.activity.tags)}.")
         return [self._system, {"role": "user", "content": "\n\n".join(parts)}], tuple(e.render() for e in found)
 
     async def propose(self, obs: Observation, n: int) -> Proposal:

@@ -12,6 +12,8 @@ import asyncio
 import dataclasses
 import json
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,11 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.assistants import Emit
 from engine.assistants.base import BaseAssistant, candidate_of
 from engine.catalog import Catalog
+from engine.checkpoint import CheckpointError
 from engine.embedders import EmbedderName, make_embedder
 from engine.events import TrainingFinished, TrainingProgress, TrainingStarted
 from engine.memory import Memory, MemoryLevel
 from engine.retrieval import EventIndex
 from engine.seeding import ROLE_TRAINING, rng_for
+from engine.shards import ShardSet
 from engine.types import ABSTAIN, Feedback, Observation, PreferencePair, Proposal
 from engine.vocab import TONES, TOPICS
 from training.dpo import DPOSettings
@@ -89,6 +93,7 @@ class PolicyAssistant(BaseAssistant):
         self.explore = explore if self.trains else 0.0
         self.policy = OfflinePolicy(catalog, self.reference.copy(), self.reference)
         self.replay = ReplayBuffer(replay)
+        self._replay_shards = ShardSet("replay")
         self.dpo = DPOSettings(beta=beta, epochs=epochs, learning_rate=learning_rate)
         self._situations: dict[int, Situation] = {}  # today's, by step, to turn pairs into training data
         self._actions: dict[int, dict[str | None, int]] = {}  # step -> item id -> action index
@@ -209,15 +214,32 @@ class PolicyAssistant(BaseAssistant):
         if self.index is not None:
             self.index.save(folder)
         if self.trains:
-            save_replay(self.replay, folder / "replay.npz")
+            self._replay_shards.save(folder, len(self.replay.pairs),
+                                     lambda path, start, end: save_replay(self.replay.pairs[start:end], path))
 
     def load(self, folder: Path) -> None:
-        self.policy.params = np.load(folder / "policy.npy")
-        self.memory.load_json(json.loads((folder / "memory.json").read_text()))
-        if self.index is not None:
-            self.index.load(folder)
+        """All or nothing: a checkpoint that fails a check (CheckpointError) leaves the assistant as it was."""
+        try:
+            params = np.load(folder / "policy.npy", allow_pickle=False)
+            memory = Memory(self.level)
+            memory.load_json(json.loads((folder / "memory.json").read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{folder}: unreadable policy or memory ({type(error).__name__}: {error})") from None
+        if params.shape != self.reference.shape or not np.all(np.isfinite(params)):
+            raise CheckpointError(f"{folder / 'policy.npy'}: weights are not finite or not of this policy's shape")
+        shards, pairs = [], []
         if self.trains:
-            self.replay.pairs = load_replay(folder / "replay.npz")
+            shards = self._replay_shards.found(folder)
+            for _, end, path in shards:
+                pairs.extend(load_replay(path))
+                if len(pairs) != end:
+                    raise CheckpointError(f"{path}: holds a different number of pairs than its name says")
+        if self.index is not None:
+            self.index.load(folder)  # all or nothing as well, and the last thing that can fail
+        self.policy.params, self.memory = params, memory
+        if self.trains:
+            self.replay.pairs = pairs
+            self._replay_shards.adopt(shards)
 
 
 def balanced(batch: list[TrainingPair]) -> list[TrainingPair]:
@@ -233,9 +255,9 @@ def balanced(batch: list[TrainingPair]) -> list[TrainingPair]:
             dataclasses.replace(p, weight=p.weight * speak_scale) if p.rejected == NO_REC else p for p in batch]
 
 
-def save_replay(buffer: ReplayBuffer, path: Path) -> None:
-    pairs = buffer.pairs
-    np.savez(
+def save_replay(pairs: list[TrainingPair], path: Path) -> None:
+    """Training pairs as one compressed .npz (a shard of the replay buffer)."""
+    np.savez_compressed(
         path,
         context=np.array([p.situation.context for p in pairs]).reshape(len(pairs), -1),
         tags=np.array(["|".join(p.situation.tags) for p in pairs], dtype=str),
@@ -254,13 +276,18 @@ def save_replay(buffer: ReplayBuffer, path: Path) -> None:
 
 
 def load_replay(path: Path) -> list[TrainingPair]:
-    with np.load(path, allow_pickle=False) as f:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            f = {name: npz[name] for name in npz.files}  # each npz[name] decompresses its array again
         return [
             TrainingPair(
-                Situation(f["context"][i], tuple(t for t in str(f["tags"][i]).split("|") if t), int(f["block"][i]),
-                          int(f["weekend"][i]), f["mem_topic"][i], f["mem_tone"][i], f["retrieved_topic"][i],
-                          frozenset(x for x in str(f["said"][i]).split("|") if x)),
-                int(f["chosen"][i]), int(f["rejected"][i]), int(f["day"][i]), float(f["weight"][i]), str(f["source"][i]),
+                Situation(f["context"][i], tuple(t for t in str(f["tags"][i]).split("|") if t),
+                          int(f["block"][i]), int(f["weekend"][i]), f["mem_topic"][i], f["mem_tone"][i],
+                          f["retrieved_topic"][i], frozenset(x for x in str(f["said"][i]).split("|") if x)),
+                int(f["chosen"][i]), int(f["rejected"][i]), int(f["day"][i]), float(f["weight"][i]),
+                str(f["source"][i]),
             )
             for i in range(len(f["day"]))
         ]
+    except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile, zlib.error) as error:
+        raise CheckpointError(f"{path}: unreadable replay shard ({type(error).__name__})") from None

@@ -25,6 +25,10 @@ from training.features import (
 
 NO_REC = -1  # action index of No Recommendation; items are positions in the fitting list
 PARAM_DIM = CONTEXT_DIM + ITEM_DIM
+# Weights DPO leaves at the day-0 prior: the recommend bias is shared by every situation, so one day of
+# chatter would teach "be quiet" everywhere (the assistant fell silent on day 2 in half the runs); frozen,
+# the lesson goes to what tells situations apart (time, activity, gaps, counts, memories).
+FROZEN = np.array([C_BIAS])
 
 
 def initial_params(uses_memory: bool, in_context: bool, recommend_rate: float = 0.8,
@@ -107,7 +111,23 @@ class OfflinePolicy:
 
     def log_prob_and_grad(self, s: Situation, action: int, params: np.ndarray,
                           want_grad: bool = True) -> tuple[float, np.ndarray | None]:
-        z, items, phi, log_p = self.distribution(s, params)
+        return self._log_prob_and_grad(s, action, self.distribution(s, params), want_grad)
+
+    def pair_log_probs_and_grads(self, s: Situation, chosen: int, rejected: int, params: np.ndarray,
+                                 want_grad: bool = True) -> tuple[float, np.ndarray | None, float, np.ndarray | None]:
+        """log_prob_and_grad of both actions of a pair, from one distribution (the same numbers as two calls)."""
+        dist = self.distribution(s, params)
+        expected = None  # the item features' mean under the softmax: the same for both actions
+        if want_grad and (chosen != NO_REC or rejected != NO_REC):
+            expected = np.exp(dist[3]) @ dist[2]
+        lw, gw = self._log_prob_and_grad(s, chosen, dist, want_grad, expected)
+        ll, gl = self._log_prob_and_grad(s, rejected, dist, want_grad, expected)
+        return lw, gw, ll, gl
+
+    @staticmethod
+    def _log_prob_and_grad(s: Situation, action: int, dist: tuple, want_grad: bool,
+                           expected: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
+        z, items, phi, log_p = dist
         if action == NO_REC:
             log_prob = _log_sigmoid(-z)
         else:
@@ -120,5 +140,5 @@ class OfflinePolicy:
             grad[:CONTEXT_DIM] = -p_rec * s.context
         else:
             grad[:CONTEXT_DIM] = (1.0 - p_rec) * s.context
-            grad[CONTEXT_DIM:] = phi[action] - np.exp(log_p) @ phi
+            grad[CONTEXT_DIM:] = phi[action] - (np.exp(log_p) @ phi if expected is None else expected)
         return log_prob, grad

@@ -40,7 +40,8 @@ class BaseAssistant:
         pass
 
     def save(self, folder: Path) -> None:
-        pass
+        """Write the state a resume needs into `folder` (the store seals it afterwards)."""
 
     def load(self, folder: Path) -> None:
-        pass
+        """Restore from a folder `save` wrote. All or nothing: if it raises (engine.checkpoint.CheckpointError
+        for a checkpoint that fails a check), the assistant is left as it was and resume goes back a day."""

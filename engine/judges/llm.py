@@ -2,7 +2,10 @@
 
 Modes:
 - ``combined`` (default): ONE structured call per step rates every distinct candidate on every
-  configured criterion, with a reason each (identical candidates are judged once);
+  configured criterion, with a reason each (identical candidates are judged once). On the llama-cpp
+  backend the options' verdicts are decoded side by side, each in a sequence of its own after the
+  prompt and its key (engine.llm.schema_tree.independent_members): each option is rated on its own,
+  and two cost about the decoding steps of one;
 - ``reference``: as the paper's code, one call per criterion per candidate, with frequency
   asked twice (too often? too rarely?) and passing only if both pass.
 
@@ -102,9 +105,11 @@ class DayMemory:
                 del self.recent[:-RECENT_KEPT]
 
     @staticmethod
-    def _hour_line(hour: int, recs: int, total: int, rated: int) -> str:
-        line = f"{hour:02d}:00-{hour + 1:02d}:00: {recs} recommendation(s)"
-        return line + (f", mean rating {total / rated:.1f}" if rated else "")
+    def _counts(recs: int, total: int, rated: int) -> str:
+        return f"{recs} recommendation(s)" + (f", mean rating {total / rated:.1f}" if rated else "")
+
+    def _hour_line(self, hour: int, recs: int, total: int, rated: int) -> str:
+        return f"{hour:02d}:00-{hour + 1:02d}:00: {self._counts(recs, total, rated)}"
 
     def render(self, minute: int, doing: str = "") -> str:
         """Today so far, with `doing` (what I am doing now) after the closed hours. What changes least
@@ -119,11 +124,15 @@ class DayMemory:
             lines.append(doing)
         if self.recent:
             lines += ["Last recommendations:", *self.recent]
+        # the tail, new at every step: short (its span left out: "Now" says the time)
+        tail = []
         if now in self.hours:
-            lines.append("This hour, " + self._hour_line(now, *self.hours[now][1:]))
+            tail.append(f"This hour: {self._counts(*self.hours[now][1:])}.")
         if self.hours:
-            since = "none yet" if self.last_minute is None else f"{minute - self.last_minute} min ago"
-            lines.append(f"Recommendations today: {self.count}; last one: {since}.")
+            since = "none yet" if self.last_minute is None else f"the last {minute - self.last_minute} min ago"
+            tail.append(f"Today: {self.count}, {since}.")
+        if tail:
+            lines.append(" ".join(tail))
         return "\n".join(lines)
 
 
@@ -186,7 +195,7 @@ class LLMJudge:
     def _situation(self, obs: Observation) -> str:
         a = obs.activity
         doing = f"What I am doing: {a.text} ({a.room.replace('_', ' ')}, {a.object}; {', '.join(a.tags)})."
-        return f"{self.memory.render(obs.minute, doing)}\n\nNow: {obs.render().partition(' | ')[0]}."
+        return f"{self.memory.render(obs.minute, doing)}\nNow: {obs.render().partition(' | ')[0]}."
 
     def _seed(self, obs: Observation, *extra) -> int:
         return stable_hash(":".join(map(str, (self.seed, ROLE_JUDGE, obs.day, obs.step, *extra))))

@@ -58,6 +58,10 @@ class BackendConfig(BaseModel):
     # llama-cpp: "schema" decodes schema-constrained answers with the worker's SchemaDecoder
     # (fixed JSON parts written, only values sampled); "grammar" always uses llama.cpp's grammar.
     json_decoding: Literal["schema", "grammar"] = "schema"
+    # llama-cpp, json_decoding "schema": False only to measure what lockstep decoding saves
+    # (bench/llm_real.py): a request's completions are decoded one after another, not in one batch
+    # per step, and the judge's options one after another within one completion.
+    lockstep: bool = True
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)  # what callers pass per call
     # Calls in flight at once, for this whole process: every role and run with this config shares it.
     # 64 lets 32 personas in one process (one call each at a time) run unthrottled. None = no limit.
@@ -105,7 +109,7 @@ def _make(config: BackendConfig, role: str) -> Backend:
         from engine.llm.llama_cpp import LlamaCppBackend
         return LlamaCppBackend(config.gguf_path or smollm2_path(), model=config.model or None, n_ctx=config.n_ctx,
                                n_threads=config.n_threads, share_key=role, warm_prefix=config.warm_prefix,
-                               json_decoding=config.json_decoding)
+                               json_decoding=config.json_decoding, lockstep=config.lockstep)
     if config.kind == "transformers":
         try:
             from engine.llm.transformers_backend import TransformersBackend

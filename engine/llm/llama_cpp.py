@@ -10,8 +10,10 @@ consecutive steps share a long system prompt and stay warm, instead of evicting 
 judge's prefix and vice versa.
 
 Schema-constrained calls are decoded by the worker's SchemaDecoder (json_decoding="schema"):
-the JSON's fixed parts are written, not sampled, and only values cost decoding steps; a
-schema it does not cover, or json_decoding="grammar", uses llama.cpp's JSON grammar.
+the JSON's fixed parts are written, not sampled, and only values cost decoding steps, and a call's
+sequences (its n completions, the judge's options) are decoded in lockstep, one llama_decode per
+round for all; a schema it does not cover, or json_decoding="grammar", uses llama.cpp's JSON grammar
+(and n completions one after another). lockstep=False exists for measurement only.
 warm_prefix=False exists for measurement only (bench/llm_real.py): the worker forgets its KV
 cache before each call, so every call evaluates its whole prompt, as without prefix reuse.
 """
@@ -43,10 +45,10 @@ class _Engine:
     """One model in its worker process, and the thread that talks to it; shared by backends with one share key."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: bool = True,
-                 json_decoding: str = "schema"):
-        self.key = (str(path), n_ctx, n_threads, warm_prefix, json_decoding)
+                 json_decoding: str = "schema", lockstep: bool = True):
+        self.key = (str(path), n_ctx, n_threads, warm_prefix, json_decoding, lockstep)
         self.path, self.n_ctx, self.n_threads, self.verbose = path, n_ctx, n_threads, verbose
-        self.warm_prefix, self.json_decoding = warm_prefix, json_decoding
+        self.warm_prefix, self.json_decoding, self.lockstep = warm_prefix, json_decoding, lockstep
         self.users = 0
         self.process: subprocess.Popen | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{path.stem}")
@@ -68,7 +70,8 @@ class _Engine:
 
     def _start(self) -> None:
         args = [sys.executable, "-m", "engine.llm.llama_worker", str(self.path), str(self.n_ctx), str(self.n_threads),
-                "1" if self.verbose else "0", str(os.getpid()), "1" if self.warm_prefix else "0", self.json_decoding]
+                "1" if self.verbose else "0", str(os.getpid()), "1" if self.warm_prefix else "0", self.json_decoding,
+                "1" if self.lockstep else "0"]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=None if self.verbose else subprocess.DEVNULL,
                                         cwd=str(Path(__file__).resolve().parents[2]))
@@ -96,10 +99,11 @@ class LlamaCppBackend:
 
     def __init__(self, gguf_path: Path | str, *, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
                  share_key: str | None = None, verbose: bool = False, warm_prefix: bool = True,
-                 json_decoding: str = "schema"):
+                 json_decoding: str = "schema", lockstep: bool = True):
         """warm_prefix=False (measurement only): every call evaluates its whole prompt, the KV
         cache is dropped before it. json_decoding: "schema" (the worker's SchemaDecoder where the
-        schema allows) or "grammar" (always llama.cpp's JSON-schema grammar)."""
+        schema allows) or "grammar" (always llama.cpp's JSON-schema grammar). lockstep=False
+        (measurement only): the schema decoder decodes a call's sequences one after another."""
         check_installed()  # fail at build time, before a run starts, not at the first call
         self.gguf_path = Path(gguf_path)
         if not self.gguf_path.is_file():
@@ -109,7 +113,7 @@ class LlamaCppBackend:
         self._closed = False
         if json_decoding not in ("schema", "grammar"):
             raise ValueError(f"json_decoding must be 'schema' or 'grammar', got {json_decoding!r}")
-        engine = _Engine(self.gguf_path, n_ctx, n_threads, verbose, warm_prefix, json_decoding)
+        engine = _Engine(self.gguf_path, n_ctx, n_threads, verbose, warm_prefix, json_decoding, lockstep)
         if share_key is None:
             self._engine = engine
         else:  # backends of one role (same key, same model settings) share one Llama and its warm prefix

@@ -1,5 +1,5 @@
 """The process that owns one llama.cpp model for the llama-cpp backend:
-`python -m engine.llm.llama_worker PATH N_CTX N_THREADS VERBOSE PARENT_PID [WARM_PREFIX [JSON_DECODING]]`,
+`python -m engine.llm.llama_worker PATH N_CTX N_THREADS VERBOSE PARENT_PID [WARM_PREFIX [JSON_DECODING [LOCKSTEP]]]`,
 speaking pickled frames (4-byte length, then the pickle) on stdin and stdout.
 
 Why a process of its own: llama-cpp-python cannot share a process with usearch (whose wheel
@@ -20,6 +20,7 @@ import struct
 import sys
 from typing import Any, BinaryIO
 
+from engine.llm.lockstep import MAX_SEQUENCES
 from engine.llm.schema_decoder import SchemaDecoder
 from engine.llm.schema_tree import compile_schema
 
@@ -42,8 +43,28 @@ def read_frame(stream: BinaryIO) -> Any:
 
 
 # --- the worker ------------------------------------------------------------------------------
+def _unified_llama(llama_cpp, **params):
+    """A Llama whose context has a unified KV cache for MAX_SEQUENCES sequences, so the schema decoder
+    can decode several sequences in one batch (engine.llm.lockstep). llama-cpp-python's Llama takes no
+    such parameters: its context's defaults are set for the time it is made."""
+    from llama_cpp import llama_cpp as lib
+
+    defaults = lib.llama_context_default_params
+
+    def unified():
+        context = defaults()
+        context.kv_unified, context.n_seq_max = True, MAX_SEQUENCES
+        return context
+
+    lib.llama_context_default_params = unified
+    try:
+        return llama_cpp.Llama(**params)
+    finally:
+        lib.llama_context_default_params = defaults
+
+
 def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: bool = True,
-          json_decoding: str = "schema") -> None:
+          json_decoding: str = "schema", lockstep: bool = True) -> None:
     """Answer (messages, n, json_schema, temperature, max_tokens, seed) requests until None arrives.
     warm_prefix False (for measurement) forgets the KV cache before each request, so every
     request evaluates its whole prompt."""
@@ -63,8 +84,8 @@ def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: boo
             if llama is None:
                 # chat_format=None: the chat template comes from the GGUF's metadata. Flash attention:
                 # the same attention, fused; prompt batches evaluate about a quarter faster on CPU.
-                llama = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads,
-                                        n_threads_batch=n_threads, flash_attn=True, verbose=verbose)
+                llama = _unified_llama(llama_cpp, model_path=path, n_ctx=n_ctx, n_threads=n_threads,
+                                       n_threads_batch=n_threads, flash_attn=True, verbose=verbose)
             messages, n, schema, temperature, max_tokens, seed = request
             if not warm_prefix:
                 llama.reset()
@@ -76,7 +97,7 @@ def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: boo
                 root = compile_schema(schema)
             if root is not None:
                 if decoder is None:
-                    decoder = SchemaDecoder(llama)
+                    decoder = SchemaDecoder(llama, lockstep)
                 answers = decoder.complete(messages, root, n, temperature, max_tokens, seed)
             else:
                 response_format = {"type": "json_object", "schema": schema} if schema is not None else None
@@ -91,6 +112,8 @@ def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: boo
                 p = llama_cpp.llama_perf_context(llama.ctx)
                 perf = {"batch_tokens": p.n_p_eval, "batch_ms": p.t_p_eval_ms, "step_tokens": p.n_eval,
                         "step_ms": p.t_eval_ms}
+                if root is not None:
+                    perf["decodes"] = decoder.decodes  # llama_decode calls: each reads the weights once
             write_frame(replies, ("ok", answers, perf))
         except Exception as error:  # a prompt past n_ctx, a bad grammar, ...: a failed call, not a dead worker
             write_frame(replies, ("error", f"{type(error).__name__}: {error}"))
@@ -100,7 +123,7 @@ if __name__ == "__main__":
     from engine.workers import _die_with_parent
 
     path, n_ctx, n_threads, verbose, parent = sys.argv[1:6]
-    warm, decoding = (sys.argv[6:8] + ["1", "schema"][len(sys.argv[6:8]):])
+    warm, decoding, lockstep = (sys.argv[6:9] + ["1", "schema", "1"][len(sys.argv[6:9]):])
     _die_with_parent(int(parent))
-    serve(path, int(n_ctx), int(n_threads), verbose == "1", warm == "1", decoding)
+    serve(path, int(n_ctx), int(n_threads), verbose == "1", warm == "1", decoding, lockstep == "1")
     os._exit(0)

@@ -2,11 +2,14 @@
 the roles' pydantic models produce, the JSON's fixed parts (braces, keys, separators) are written here
 and the model is asked only for the values, among the tokens that keep the answer valid. Those fixed
 tokens cost no decoding step of their own: they are evaluated in the same batch as the next value
-token, and never after the last one. Imported only inside the worker process (it needs llama_cpp)."""
+token, and never after the last one. The n completions of a request (and the independent members of
+a judge's verdicts) are decoded in lockstep, one llama_decode per round for all of them
+(engine.llm.lockstep). Imported only inside the worker process (it needs llama_cpp)."""
 
 import json
 
-from engine.llm.schema_tree import LEAD, SEP, minimal
+from engine.llm.lockstep import MAX_SEQUENCES, Lockstep
+from engine.llm.schema_tree import LEAD, SEP, independent_members, minimal
 
 # The sampling settings of llama-cpp-python's create_chat_completion, in its order (the grammar
 # mask first, then top-k, top-p, min-p, temperature); repeat_penalty 1.0 does nothing there.
@@ -43,11 +46,14 @@ class SchemaDecoder:
     is reused like llama-cpp-python does, and the n completions of one request share the prompt's
     evaluation."""
 
-    def __init__(self, llama):
+    def __init__(self, llama, lockstep: bool = True):
+        """lockstep False (measurement only): one sequence at a time, and no independent members."""
         import numpy as np
         from llama_cpp import llama_chat_format
 
         self.np, self.llama = np, llama
+        self.group = MAX_SEQUENCES if lockstep else 1  # sequences decoded together
+        self.decodes = 0  # llama_decode calls of the last request
         eos, bos = llama.token_eos(), llama.token_bos()
         self.formatter = llama_chat_format.Jinja2ChatFormatter(
             template=llama.metadata["tokenizer.chat_template"],
@@ -120,47 +126,76 @@ class SchemaDecoder:
 
     def complete(self, messages: list, root: tuple, n: int, temperature: float, max_tokens: int,
                  seed: int | None) -> list[dict]:
+        """n answers of `root`, decoded in lockstep (one llama_decode per round for all of them); a root
+        of independent members (independent_members) has each member of each answer decoded in a
+        sequence of its own, its budget max_tokens shared out."""
+        np = self.np
         prompt = self.prompt(messages)
         if len(prompt) >= self.llama.n_ctx():
             raise ValueError(f"Requested tokens ({len(prompt)}) exceed context window of {self.llama.n_ctx()}")
-        self._saved = None  # (tokens, logits) of the first evaluation, shared by the n completions
+        members = independent_members(root) if self.group > 1 else None
+        runs: list[tuple[int, _Run, object]] = []  # (answer, run, its decoding)
+        for i in range(n):
+            answer_seed = None if seed is None else (seed + i) % 2**64
+            if members is None:
+                run = _Run(self, prompt, temperature, np.random.default_rng(answer_seed), max_tokens)
+                runs.append((i, run, run.answer(root)))
+                continue
+            for j, member in enumerate(members):
+                rng = np.random.default_rng(None if answer_seed is None else (answer_seed, j))
+                run = _Run(self, prompt, temperature, rng, max_tokens // len(members))
+                runs.append((i, run, run.answer(("object", [member]))))
+        self.decodes = 0
+        for begin in range(0, len(runs), self.group):
+            self._lockstep(prompt, runs[begin:begin + self.group])
+        self.llama._requires_eval = True  # the context's logits are not those of its last token
         answers = []
         for i in range(n):
-            rng = self.np.random.default_rng(None if seed is None else (seed + i) % 2**64)
-            run = _Run(self, prompt, temperature, rng, max_tokens)
-            try:
-                run.value(root, "", "")
-                run.flush()
-                finish = "stop"
-            except _Truncated:
-                finish = "length"
-            answers.append({"choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(run.out)},
-                                         "finish_reason": finish}],
-                            "usage": {"prompt_tokens": len(prompt), "completion_tokens": run.completion_tokens,
-                                      "total_tokens": len(prompt) + run.completion_tokens}})
-        self.llama._requires_eval = True  # the context's logits are not those of its last token
+            mine = [run for answer, run, _ in runs if answer == i]
+            texts = ["".join(run.out) for run in mine]
+            # members decoded apart: each wrote a one-member object; their insides make the whole one
+            text = texts[0] if members is None else "{" + SEP.join(t[1:-1] for t in texts) + "}"
+            completion = sum(run.completion_tokens for run in mine)
+            answers.append({"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                         "finish_reason": "length" if any(r.truncated for r in mine) else "stop"}],
+                            "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion,
+                                      "total_tokens": len(prompt) + completion}})
         return answers
 
-    def logits(self, tokens: list[int]):
-        """The logits after `tokens`, evaluating only what the KV cache does not hold already."""
-        np, llama = self.np, self.llama
-        if self._saved is not None and self._saved[0] == tokens:
-            llama.n_tokens = len(tokens)  # the KV holds these (and more, removed by the next eval)
-            return self._saved[1]
-        limit = min(llama.n_tokens, len(tokens))
-        differ = np.nonzero(llama.input_ids[:limit] != np.asarray(tokens[:limit]))[0]
-        common = int(differ[0]) if len(differ) else limit
-        if common == len(tokens):
-            common -= 1  # evaluate the last token again for its logits
-        if len(tokens) > llama.n_ctx():
-            raise _Truncated()
-        llama.n_tokens = common
-        llama.eval(tokens[common:])
-        from llama_cpp import llama_get_logits_ith
-        logits = np.ctypeslib.as_array(llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),)).copy()
-        if self._saved is None:
-            self._saved = (list(tokens), logits)
-        return logits
+    def _lockstep(self, prompt: list[int], runs: list) -> None:
+        """Drive the runs' decodings together: each round evaluates what every live one asks for in one
+        batch (engine.llm.lockstep), and gives each its logits."""
+        step = Lockstep(self.llama, prompt, len(runs))
+        pending: dict[int, list[int]] = {}  # sequence -> the tokens whose logits it waits for
+
+        def advance(seq: int, logits=None, error: Exception | None = None) -> None:
+            run, decoding = runs[seq][1], runs[seq][2]
+            try:
+                if error is not None:
+                    pending[seq] = decoding.throw(error)
+                else:
+                    pending[seq] = decoding.send(logits)
+            except StopIteration:
+                pending.pop(seq, None)
+            except _Truncated:
+                run.truncated = True
+                pending.pop(seq, None)
+
+        try:
+            for seq in range(len(runs)):
+                advance(seq)
+            while pending:
+                for seq in [s for s, tokens in pending.items() if len(tokens) > self.llama.n_ctx()]:
+                    advance(seq, error=_Truncated())
+                if pending:
+                    logits = step.round(dict(pending))
+                    for seq in list(pending):
+                        advance(seq, logits[seq])
+        except BaseException:
+            step.close(failed=True)
+            raise
+        self.decodes += step.decodes
+        step.close()
 
     def sample(self, candidates, logits, temperature: float, rng) -> int:
         """One of `candidates` (token ids), by llama-cpp-python's chain: top-k, top-p, min-p, temperature."""
@@ -187,13 +222,21 @@ class SchemaDecoder:
 
 class _Run:
     """One completion: the text so far, and the tokens after the prompt (forced text is
-    tokenized when the next value token needs the model)."""
+    tokenized when the next value token needs the model). Its decoding is a generator: where it needs
+    the model it yields the tokens so far and is sent their logits (SchemaDecoder._lockstep drives
+    several at once)."""
 
     def __init__(self, decoder: SchemaDecoder, prompt: list[int], temperature: float, rng, max_tokens: int):
         self.d, self.tokens, self.temperature, self.rng = decoder, list(prompt), temperature, rng
         self.max_tokens, self.completion_tokens = max_tokens, 0
         self.out: list[str] = []
         self.pending = ""
+        self.truncated = False  # it reached max_tokens
+
+    def answer(self, root: tuple):
+        """The whole answer's decoding."""
+        yield from self.value(root, "", "")
+        self.flush()
 
     def left(self) -> int:
         """Tokens of max_tokens still free, the fixed text not yet tokenized counted."""
@@ -222,7 +265,7 @@ class _Run:
 
     def pick(self, candidates) -> int:
         self.flush()
-        logits = self.d.logits(self.tokens)
+        logits = yield self.tokens
         return self.d.sample(self.d.np.asarray(candidates, dtype=self.d.np.int64), logits, self.temperature, self.rng)
 
     def value(self, node: tuple, follow: str, lead: str, reserve: int = 0) -> int:
@@ -232,22 +275,23 @@ class _Run:
         kind = node[0]
         if kind == "bool":
             options = [self.d.tokenize(lead + word) for word in ("true", "false")]
-            chosen = self.pick([options[0][0], options[1][0]]) if options[0][0] != options[1][0] else options[0][0]
+            chosen = (yield from self.pick([options[0][0], options[1][0]])) if options[0][0] != options[1][0] \
+                else options[0][0]
             for token in options[0] if chosen == options[0][0] else options[1]:
                 self.take(token)
             return 0
         if kind == "string":
-            return self.string(node[1], node[2], follow, lead, reserve)
+            return (yield from self.string(node[1], node[2], follow, lead, reserve))
         if kind == "enum":
-            return self.enum(node[1], follow, lead)
+            return (yield from self.enum(node[1], follow, lead))
         if kind == "object":
-            return self.object(node[1], follow, lead, reserve)
+            return (yield from self.object(node[1], follow, lead, reserve))
         if kind == "literal":
             self.force(lead + node[1])
             return 0
         if kind == "choice":
-            return self.choice(node[1], node[2], follow, lead, reserve)
-        return self.array(node[1], node[2], node[3], lead, reserve)
+            return (yield from self.choice(node[1], node[2], follow, lead, reserve))
+        return (yield from self.array(node[1], node[2], node[3], lead, reserve))
 
     def string(self, low: int, high: int | None, follow: str, lead: str, reserve: int) -> int:
         np, d = self.d.np, self.d
@@ -265,7 +309,7 @@ class _Run:
             if len(candidates) == 0:  # nothing fits: close the quote
                 self.force('"')
                 return 0
-            token = self.pick(candidates)
+            token = yield from self.pick(candidates)
             self.take(token)
             if token in covers:
                 return covers[token]
@@ -285,7 +329,7 @@ class _Run:
             if len(children) == 1 and not complete:
                 token = children[0]  # the only way on: no need to ask the model
             else:
-                token = self.pick(children + ends if complete else children)
+                token = yield from self.pick(children + ends if complete else children)
             self.take(token)
             if token in node:
                 node = node[token]
@@ -297,7 +341,7 @@ class _Run:
             self.force(lead + "{}")
             return 0
         self.force(lead + "{" + json.dumps(props[0][0]) + ":")
-        return self.members(props, 0, follow, reserve)
+        return (yield from self.members(props, 0, follow, reserve))
 
     def members(self, props: list, start: int, follow: str, reserve: int) -> int:
         """The values of props[start:], the key of props[start] written already, and the object's end."""
@@ -306,7 +350,7 @@ class _Run:
             last = i == len(props) - 1
             after = "}" + follow if last else SEP + json.dumps(props[i + 1][0]) + ":"
             rest = "".join(f"{SEP}{json.dumps(key)}:{LEAD}{minimal(sub)}" for key, sub in props[i + 1:]) + "}"
-            covered = self.value(child, after, LEAD, reserve + len(self.d.tokenize(rest)))
+            covered = yield from self.value(child, after, LEAD, reserve + len(self.d.tokenize(rest)))
             if not last:
                 self.force(after[covered:])
             elif covered == 0:
@@ -329,7 +373,7 @@ class _Run:
         at = 0
         while len(left) > 1 and all(len(tokens) > at for tokens, _ in left):
             nexts = list(dict.fromkeys(tokens[at] for tokens, _ in left))
-            token = nexts[0] if len(nexts) == 1 else self.pick(nexts)
+            token = nexts[0] if len(nexts) == 1 else (yield from self.pick(nexts))
             self.take(token)
             left = [(tokens, i) for tokens, i in left if tokens[at] == token]
             at += 1
@@ -341,7 +385,7 @@ class _Run:
             self.force("}")
             return 0
         self.force(SEP + json.dumps(props[1][0]) + ":")
-        return self.members(props, 1, follow, reserve)
+        return (yield from self.members(props, 1, follow, reserve))
 
     def array(self, item: tuple, low: int, high: int | None, lead: str, reserve: int) -> int:
         self.force(lead + "[")
@@ -354,7 +398,7 @@ class _Run:
                 return 0
             if count >= low:
                 first = self._start(item) if count == 0 else comma
-                chosen = self.pick([first, close]) if first != close else close
+                chosen = (yield from self.pick([first, close])) if first != close else close
                 if chosen == close:
                     self.take(close)
                     return 0
@@ -362,7 +406,7 @@ class _Run:
                     self.take(comma)
             elif count:
                 self.force(",")
-            self.value(item, "", LEAD if count else "", reserve + 1 + one * max(0, low - count - 1))
+            yield from self.value(item, "", LEAD if count else "", reserve + 1 + one * max(0, low - count - 1))
             count += 1
 
     def _start(self, item: tuple) -> int:

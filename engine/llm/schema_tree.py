@@ -93,3 +93,16 @@ def minimal(node: tuple) -> str:
     if kind == "object":
         return "{" + SEP.join(f"{json.dumps(key)}:{LEAD}{minimal(sub)}" for key, sub in node[1]) + "}"
     return "[" + SEP.join([minimal(node[1])] * node[2]) + "]"
+
+
+def independent_members(node: tuple) -> list | None:
+    """The members of an object of two or more objects of one shape (the judge's verdicts: one per
+    option), which the schema decoder writes each in a sequence of its own, in lockstep: each member
+    is decoded after the prompt and its own key, not after the members before it, so each option is
+    rated on its own, and both cost about the decoding steps of one. None for any other node."""
+    if node[0] != "object" or len(node[1]) < 2:
+        return None
+    first = node[1][0][1]
+    if first[0] != "object" or any(sub != first for _, sub in node[1]):
+        return None
+    return list(node[1])
