@@ -197,8 +197,10 @@ def test_ctrl_c_stops_a_batch_cleanly_and_a_resume_leaves_no_stale_checkpoint(tm
     events = cut / "events.jsonl"
     day_one_size = sum(len(line) for line in events.read_bytes().splitlines(keepends=True)
                        if b'"day": 0,' in line or b'"day":0,' in line)
+    # a child inherits an ignored SIGINT (some test module imported during collection ignores it): restore it
     proc = subprocess.Popen([sys.executable, "-m", "propersim_tui.cli", "--batch", "--resume", str(cut)], cwd=REPO,
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     # the resume cut the log back to one day and is writing day 2 again
     while not (events.exists() and day_one_size < events.stat().st_size < (full / "events.jsonl").stat().st_size):
