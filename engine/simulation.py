@@ -6,6 +6,7 @@ drives `step()`. The TUI talks to it through a small facade: override or release
 user's activity, set a human rater, flush the recording.
 """
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 
@@ -231,8 +232,10 @@ class Simulation:
     async def _close_day(self) -> DayMetrics:
         day = self.day
         self._position(None)
-        metrics = day_metrics(day, self.day_records, len(self.day_pairs), self.config.step_seconds, self.criteria,
-                              self.judge)
+        # on a thread: the oracle's plan for the day takes tens of milliseconds, which a driver's loop (the
+        # app's) should not wait for
+        metrics = await asyncio.to_thread(day_metrics, day, self.day_records, len(self.day_pairs),
+                                          self.config.step_seconds, self.criteria, self.judge)
         try:
             await self.assistant.end_day(day, self.day_pairs, self.emit)
         except Exception as error:  # never skipped silently: the run stops, earlier days stay resumable

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from engine.config import RunConfig
 from engine.errors import ConfigError, RunError
@@ -30,16 +30,15 @@ from propersim_tui.replay import Replay
 from propersim_tui.replay_controls import ReplayControls
 from propersim_tui.run_controls import RunControls
 from propersim_tui.takeover import TakeoverControls
+from propersim_tui.timeline import Timeline
 from propersim_tui.view import away_row
-from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, Timeline, TrainingStatus
+from propersim_tui.widgets import DetailPanel, HomePanel, ScoresPanel, StatusBar, TrainingStatus
 
 REFRESH_SECONDS = 0.1
-# New rows scroll the timeline, so every visible cell is rendered anew, and the panels follow:
-# while running, that is painted at most every PAINT_SECONDS, and no more often than PAINT_SHARE
-# of the time goes to it (measured: a loaded machine paints slower); the status bar every tick.
-# A single step while paused shows at once.
+# New rows, and the panels that follow them, are painted at most every PAINT_SECONDS while running
+# (the timeline draws only the rows it has not drawn yet, but a frame of them all is still the
+# heaviest paint); the status bar every tick. A single step while paused shows at once.
 PAINT_SECONDS = 0.5
-PAINT_SHARE = 0.2
 KEY_SECONDS = 0.15  # after a control key, no heavy paint for this long: its change reaches the screen alone
 LIVE_ONLY = {"toggle_pause", "single_step", "end_of_day", "toggle_takeover", "set_activity", "save"}
 REPLAY_ONLY = {"prev_step", "next_step", "prev_day", "next_day", "jump", "replay_play"}
@@ -97,7 +96,6 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         self.rows: list[dict] = []  # the live timeline's rows: the steps, and the stretches away from home
         self._unpainted: list[dict] = []  # of those, the ones not in the timeline yet (see PAINT_SECONDS)
         self._painted_at = 0.0
-        self._paint_seconds = 0.0  # how long the last paint took, from the update to the screen
         self._quiet_until = 0.0  # see KEY_SECONDS
         self.today: list[dict] = []
         self.daily: list[DayMetrics] = []  # finished days
@@ -191,6 +189,7 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         if self.driver is None:
             return
         fresh: list[dict] = []
+        progress = None  # only a tick's last training progress is shown: the others would be overdrawn at once
         events = self.driver.events
         while events:
             event = events.popleft()
@@ -207,28 +206,31 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
             elif isinstance(event, DayEnded):
                 self.daily.append(event.metrics)
             elif isinstance(event, TrainingStarted):
+                progress = None
                 self.training.started(event.day, event.pairs)
             elif isinstance(event, TrainingProgress):
-                self.training.progress(event.day, event.done, event.total, event.loss)
+                progress = event
             elif isinstance(event, TrainingFinished):
+                progress = None
                 self.training.finished(event.day, event.loss, event.seconds)
             elif isinstance(event, RunFinished):
                 self.notify(f"Run finished: {event.days} days. Press s to save.")
             elif isinstance(event, Error):
                 self.notify(f"The run stopped: {event.message}", severity="error", timeout=30)
                 self._render_status()
+        if progress is not None:
+            self.training.progress(progress.day, progress.done, progress.total, progress.loss)
         if fresh:
             self.rows.extend(fresh)
             self._unpainted.extend(fresh)
         if not self._unpainted:
             return
         now = time.perf_counter()
-        due = now - self._painted_at >= max(PAINT_SECONDS, self._paint_seconds / PAINT_SHARE) or self.driver.paused
+        due = now - self._painted_at >= PAINT_SECONDS or self.driver.paused
         if due and now >= self._quiet_until:
             self.timeline.append_steps(self._unpainted)
             self._unpainted, self._painted_at = [], now
             self._render_all()
-            self.call_after_refresh(lambda: setattr(self, "_paint_seconds", time.perf_counter() - now))
         elif fresh:
             self._render_status()
 
@@ -366,10 +368,10 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
         timeline.reset(source, follow=self.replay is None)
         self.notify("Showing only recommendations" if timeline.only_recommendations else "Showing every step")
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_timeline_highlighted(self, event: Timeline.Highlighted) -> None:
         self._show_detail()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_timeline_selected(self, event: Timeline.Selected) -> None:
         """Enter on a row: the detail pane grows (prompts are long) or shrinks back."""
         self.toggle_class("-detail-open")
 

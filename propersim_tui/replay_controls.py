@@ -35,7 +35,7 @@ class ReplayControls:
         key = f"{r.current['day']}-{r.current['step']}"
         for row, step in enumerate(timeline.steps):
             if f"{step['day']}-{step['step']}" == key:
-                timeline.move_cursor(row=row, animate=False)
+                timeline.move_cursor(row)
                 break
         self._render_all()
 

@@ -1,4 +1,5 @@
 import asyncio
+import os
 import tomllib
 from pathlib import Path
 
@@ -27,3 +28,16 @@ def run_days(assistant: str, persona: str = REFERENCE_PERSONA, days: int = 2, se
     sim.subscribe(lambda e: metrics.append(e.metrics) if isinstance(e, DayEnded) else None)
     asyncio.run(sim.run())
     return metrics
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _converted_models_in_a_temp_folder(tmp_path_factory):
+    """The llama-cpp backend converts the bundled SmolLM2 once (engine.llm.quantize): into a folder of
+    this test session, not the user's ~/.cache (subprocesses such as llama workers inherit it)."""
+    before = os.environ.get("PROPERSIM_GGUF_CACHE")
+    os.environ["PROPERSIM_GGUF_CACHE"] = str(tmp_path_factory.mktemp("gguf-cache"))
+    yield
+    if before is None:
+        os.environ.pop("PROPERSIM_GGUF_CACHE", None)
+    else:
+        os.environ["PROPERSIM_GGUF_CACHE"] = before

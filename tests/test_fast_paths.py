@@ -153,33 +153,3 @@ def test_step_lines_are_the_json_dumps_of_the_records():
         assert record.to_json_line() == json.dumps(record.to_json(), sort_keys=True)
     assert len(records) > 300
 
-
-def test_retrieval_ranks_usearch_matches_exactly_as_the_plain_re_rank_did():
-    from engine.embedders.hashing import HashingEmbedder
-    from engine.memory import MemoryEvent
-    from engine.retrieval import EventIndex, Retrieved, situation_text
-
-    def plain(index, weekday, minute, text, tags, now_day):
-        query = index.embedder.embed(situation_text(weekday, minute, text, tags))
-        matches = index.index.search(query, min(len(index.events), index.k * 4), threads=1)
-        out = []
-        for key, distance in zip(matches.keys, matches.distances):
-            event = index.events[int(key)]
-            relevance = 1.0 - float(distance)
-            recency = 0.5 ** ((now_day - event.day) / index.half_life_days)
-            out.append(Retrieved(event, relevance, relevance + index.recency_weight * recency))
-        out.sort(key=lambda r: (-r.score, -r.event.day, -r.event.step))
-        return out[: index.k]
-
-    rng = np.random.default_rng(8)
-    activities = [("Cooking dinner", ("cooking",)), ("Reading on the sofa", ("reading", "leisure")),
-                  ("Answering emails", ("work",)), ("Practising piano", ("music", "creative"))]
-    index = EventIndex(HashingEmbedder(), k=3)
-    for i in range(1500):  # a few days' worth: many events repeat the same few situations
-        text, tags = activities[int(rng.integers(len(activities)))]
-        day = i // 300
-        index.add(MemoryEvent(day, i % 300 + 100, int(rng.integers(6, 23)) * 60, day % 7, text, tags))
-        if i % 25 == 0:
-            text, tags = activities[int(rng.integers(len(activities)))]
-            weekday, minute = int(rng.integers(7)), int(rng.integers(6 * 60, 23 * 60))
-            assert index.search(weekday, minute, text, tags, day) == plain(index, weekday, minute, text, tags, day)

@@ -60,7 +60,7 @@ def history(awake_since: str = "06:15", last: str | None = None, served: int | N
     h.awake_since = to_min(awake_since)
     if last:
         h.last_delivered, h.delivered, h.recent_topics = to_min(last), max(served or 1, 1), ["music"]
-        h.recent = [(to_min(last), said)]
+        h.heard = {said: to_min(last)}
         if pleased:
             h.last_served, h.served = to_min(last), served or 1
     return h
@@ -118,7 +118,7 @@ def test_a_repeat_fails_preference_for_four_hours(judge):
     other = judge.rate_now(obs_at("21:30"), candidate("terse"), history(last="20:30", said="song"))
     assert other.criteria["preference"]  # another item of the same topic is fine
     h = history(last="20:30", said="song")
-    h.recent = [(to_min("16:00"), "song")]
+    h.heard = {"song": to_min("16:00")}
     assert judge.rate_now(obs_at("20:30"), candidate("song"), h).criteria["preference"]  # 270 min later: fresh
 
 

@@ -166,6 +166,36 @@ async def test_lockstep_decodes_the_sequences_of_a_call_together(smol):
     assert texts[True].option_1 and texts[True].option_2
 
 
+async def test_drafts_save_decodes_where_the_answer_quotes_the_prompt():
+    """A string's next tokens are guessed from where its last ones occurred before (the judge's reasons
+    quote the options) and checked in the decode that samples the token before them: a quote costs
+    fewer decodes, and the answers are those of token-by-token decoding (the same samples, in order;
+    both models fresh and alike, so that only the drafts differ: a token's logits move by rounding
+    with the batch it is evaluated in, which a differently warmed cache changes too)."""
+    from engine.judges.llm import combined_model
+    from engine.vocab import DEFAULT_CRITERIA
+
+    verdicts = combined_model(DEFAULT_CRITERIA, 2)
+    ask = [{"role": "system", "content": "You rate options in JSON. As the reason, quote the option."},
+           {"role": "user", "content": 'option_1: "Take a short walk in the park before dinner to clear your head." '
+                                       "option_2: No Recommendation (the assistant stays quiet)"}]
+    backends = {"draft": LlamaCppBackend(smollm2_path(), n_ctx=1024),
+                "plain": LlamaCppBackend(smollm2_path(), n_ctx=1024, draft=0)}
+    try:
+        answers = {}
+        for label, backend in backends.items():
+            result = await backend.chat(ask, json_schema=verdicts.model_json_schema(), n=2, temperature=0.7,
+                                        max_tokens=120, seed=3)
+            answers[label] = (result.texts, result.extra["llama_perf"]["decodes"])
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+    (texts, decodes), (plain_texts, plain_decodes) = answers["draft"], answers["plain"]
+    assert texts == plain_texts and all(verdicts.model_validate_json(t) for t in texts)
+    assert "walk in the park" in texts[0] or "walk in the park" in texts[1]  # it did quote
+    assert decodes < plain_decodes - 5, (decodes, plain_decodes)
+
+
 def test_factory_builds_llama_cpp_per_role():
     backend = build_backend(BackendConfig(kind="llama-cpp", n_ctx=1024), "user")
     assert backend.inner.share_key == "user" and backend.inner.gguf_path == smollm2_path()

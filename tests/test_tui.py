@@ -156,13 +156,13 @@ async def test_save_then_replay_shows_the_same_rows(tmp_path):
         await pilot.press("s")
         await pilot.pause(0.1)
         saved = app.driver.saved_to
-        live_rows = [tuple(str(c) for c in app.timeline.get_row_at(i)) for i in range(8)]
+        live_rows = [tuple(str(c) for c in app.timeline.row_cells(i)) for i in range(8)]
     assert (saved / "run.toml").exists() and (saved / "events.jsonl").exists()
     replay = ProPerSimApp(replay_dir=saved, saves=tmp_path / "saves")
     async with replay.run_test() as pilot:
         await pilot.pause(0.1)
         timeline = replay.timeline
-        assert [tuple(str(c) for c in timeline.get_row_at(i)) for i in range(timeline.row_count)] == live_rows
+        assert [tuple(str(c) for c in timeline.row_cells(i)) for i in range(timeline.row_count)] == live_rows
         assert "replay" in status_text(replay)
         await pilot.press("right", "right")
         assert replay.replay.cursor == 2 and timeline.cursor_row == 2
@@ -236,8 +236,8 @@ async def recorded_steps(days: int) -> list[dict]:
 async def test_timeline_trims_in_bulk_and_keeps_the_newest_rows():
     from textual.app import App
 
+    from propersim_tui.timeline import MAX_ROWS, TRIM_SLACK, Timeline
     from propersim_tui.view import timeline_cells
-    from propersim_tui.widgets import MAX_ROWS, TRIM_SLACK, Timeline
 
     steps = await recorded_steps(days=4)
     assert len(steps) > MAX_ROWS + 2 * TRIM_SLACK
@@ -257,7 +257,7 @@ async def test_timeline_trims_in_bulk_and_keeps_the_newest_rows():
             assert timeline.steps == shown  # the newest rows, in order
             assert timeline.cursor_row == timeline.row_count - 1  # following the newest
         await pilot.pause()
-        first, last = timeline.get_row_at(0), timeline.get_row_at(timeline.row_count - 1)
+        first, last = timeline.row_cells(0), timeline.row_cells(timeline.row_count - 1)
         assert [str(c) for c in first] == [str(c) for c in timeline_cells(timeline.steps[0])]
         assert [str(c) for c in last] == [str(c) for c in timeline_cells(steps[-1])]
     assert max(counts) <= MAX_ROWS + TRIM_SLACK
@@ -265,6 +265,74 @@ async def test_timeline_trims_in_bulk_and_keeps_the_newest_rows():
     trims = [(a, b) for a, b in zip(counts, counts[1:]) if b < a]
     assert trims and all(b == MAX_ROWS for _, b in trims)
     assert len(trims) <= len(steps) // TRIM_SLACK
+
+
+async def test_timeline_draws_only_the_rows_on_screen_and_its_cursor_follows_the_keys():
+    """A thousand new rows cost nothing until painted, then only the visible ones are drawn; the
+    cursor moves with the keys and the app hears of it; Enter selects; the filter shows only
+    recommendations; a trim while not following keeps the cursor on its step."""
+    from textual.app import App
+
+    from propersim_tui.timeline import MAX_ROWS, TRIM_SLACK, Timeline
+    from propersim_tui.view import is_recommendation
+
+    steps = await recorded_steps(days=4)
+
+    class CountingTimeline(Timeline):
+        drawn: list[int] = []
+
+        def row_cells(self, row: int) -> tuple:
+            self.drawn.append(row)
+            return super().row_cells(row)
+
+    class TimelineApp(App):
+        CSS = "CountingTimeline { height: 1fr; }"
+        heard: list[tuple[str, dict | None]] = []
+
+        def compose(self):
+            yield CountingTimeline()
+
+        def on_timeline_highlighted(self, event: Timeline.Highlighted) -> None:
+            self.heard.append(("highlighted", event.step))
+
+        def on_timeline_selected(self, event: Timeline.Selected) -> None:
+            self.heard.append(("selected", event.step))
+
+    app = TimelineApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        timeline = app.query_one(CountingTimeline)
+        timeline.append_steps(steps[:MAX_ROWS])
+        assert timeline.drawn == []  # nothing drawn yet
+        await pilot.pause()
+        on_screen = timeline.scrollable_content_region.height - 1  # less the header
+        assert sorted(set(timeline.drawn)) == list(range(MAX_ROWS - on_screen, MAX_ROWS))  # the newest, at the bottom
+        newest = timeline.render_line(on_screen).text  # the last line on screen
+        assert steps[MAX_ROWS - 1]["clock"] in newest and "time" in timeline.render_line(0).text  # under the header
+        assert app.heard[-1] == ("highlighted", steps[MAX_ROWS - 1])
+
+        timeline.drawn.clear()
+        timeline.focus()
+        await pilot.press("up", "up")
+        assert timeline.cursor_row == MAX_ROWS - 3 and timeline.selected_step() is steps[MAX_ROWS - 3]
+        assert app.heard[-1] == ("highlighted", steps[MAX_ROWS - 3])
+        assert len(timeline.drawn) <= 4  # only the rows the cursor left and reached are drawn again
+        await pilot.press("enter")
+        assert app.heard[-1] == ("selected", steps[MAX_ROWS - 3])
+        await pilot.press("ctrl+home")
+        assert timeline.selected_step() is steps[0] and timeline.scroll_y == 0
+
+        timeline.move_cursor(600)
+        kept = timeline.selected_step()
+        timeline.append_steps(steps[MAX_ROWS:MAX_ROWS + TRIM_SLACK + 1], follow=False)  # one over the slack: a trim
+        assert timeline.row_count == MAX_ROWS and timeline.steps[0] is steps[TRIM_SLACK + 1]
+        assert timeline.selected_step() is kept and timeline.cursor_row == 600 - (TRIM_SLACK + 1)
+
+        timeline.only_recommendations = True
+        timeline.reset(steps)
+        recommendations = [s for s in steps if is_recommendation(s)]
+        assert 0 < timeline.row_count < len(steps)
+        assert timeline.steps == recommendations[-timeline.row_count:]
+        assert timeline.selected_step() is recommendations[-1]
 
 
 async def test_live_day_ends_write_what_a_headless_run_writes(tmp_path):
@@ -348,7 +416,7 @@ async def test_time_away_from_home_shows_as_one_timeline_line(tmp_path):
         await pilot.press("d")
         assert await wait_until(pilot, lambda: app.driver.sim.day == 1 and app.driver.paused, timeout=20)
         assert await wait_until(pilot, lambda: any(r["type"] == "away" for r in app.timeline.steps))
-        rows = [tuple(str(c) for c in app.timeline.get_row_at(i)) for i in range(app.timeline.row_count)]
+        rows = [tuple(str(c) for c in app.timeline.row_cells(i)) for i in range(app.timeline.row_count)]
         (away,) = [r for r in rows if "away from home" in r[2]]
         assert away[0] == "1" and "08:25" <= away[1] <= "08:35"
         assert away[2] == "away from home: Commuting and at the office"

@@ -185,13 +185,17 @@ class PolicyAssistant(BaseAssistant):
                                     pair.day, pair.weight, pair.source))
         return out
 
+    def _training_batch(self, day: int, pairs: list[PreferencePair], rng: np.random.Generator) -> list:
+        """Today's pairs into the replay buffer, and the day's balanced training sample from it."""
+        self.replay.extend(self.training_pairs(pairs) + self._ties)
+        self._ties = []
+        return balanced(self.replay.sample(day, rng))
+
     async def end_day(self, day: int, pairs: list[PreferencePair], emit: Emit) -> None:
         if not self.trains:
             return
-        self.replay.extend(self.training_pairs(pairs) + self._ties)
-        self._ties = []
         rng = rng_for(self.seed, ROLE_TRAINING, day)
-        batch = balanced(self.replay.sample(day, rng))
+        batch = await asyncio.to_thread(self._training_batch, day, pairs, rng)  # off the app's loop, like training
         emit(TrainingStarted(day, len(batch)))
         if not batch:
             emit(TrainingFinished(day, float("nan"), 0.0))

@@ -178,9 +178,11 @@ def day_bounds(judge: RubricJudge, observations: Sequence[Observation]) -> DayBo
     if not observations:
         return None
     key = (judge.persona_key, judge.criteria, id(judge.catalog), judge.clock.step_seconds, tuple(observations))
-    if key not in _BOUNDS_CACHE:
+    bounds = _BOUNDS_CACHE.get(key)  # read once: runs of one process may close their days on threads at once
+    if bounds is None:
         oracle, abstain = run_plan(judge, observations), abstain_totals(judge, observations)
+        bounds = DayBounds(sum(abstain) / len(abstain), sum(oracle) / len(oracle))
         if len(_BOUNDS_CACHE) >= 4096:
             _BOUNDS_CACHE.clear()
-        _BOUNDS_CACHE[key] = DayBounds(sum(abstain) / len(abstain), sum(oracle) / len(oracle))
-    return _BOUNDS_CACHE[key]
+        _BOUNDS_CACHE[key] = bounds
+    return bounds

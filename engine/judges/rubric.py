@@ -51,7 +51,7 @@ def repeat_key(candidate: Candidate) -> str:
 class DayHistory:
     """What the user remembers of today's recommendations."""
 
-    __slots__ = ("delivered", "last_delivered", "served", "last_served", "awake_since", "recent", "recent_topics")
+    __slots__ = ("delivered", "last_delivered", "served", "last_served", "awake_since", "heard", "recent_topics")
 
     def __init__(self) -> None:
         self.delivered = 0
@@ -59,7 +59,7 @@ class DayHistory:
         self.served = 0  # recommendations that passed every criterion
         self.last_served: int | None = None
         self.awake_since: int | None = None
-        self.recent: list[tuple[int, str]] = []  # (minute, repeat key) within REPEAT_MINUTES
+        self.heard: dict[str, int] = {}  # repeat key -> minute it was last delivered today
         self.recent_topics: list[str] = []
 
     def see(self, obs: Observation, delivered: Candidate, served: bool) -> None:
@@ -71,8 +71,7 @@ class DayHistory:
             if served:
                 self.served += 1
                 self.last_served = obs.minute
-            self.recent = [(m, k) for m, k in self.recent if obs.minute - m < REPEAT_MINUTES]
-            self.recent.append((obs.minute, repeat_key(delivered)))
+            self.heard[repeat_key(delivered)] = obs.minute
             self.recent_topics.append(delivered.topic or "")
             del self.recent_topics[:-8]
 
@@ -83,9 +82,8 @@ class DayHistory:
 
     def repeated(self, candidate: Candidate, minute: int) -> int | None:
         """Minutes since the same recommendation was delivered, if within REPEAT_MINUTES."""
-        key = repeat_key(candidate)
-        ago = [minute - m for m, k in self.recent if k == key and minute - m < REPEAT_MINUTES]
-        return min(ago) if ago else None
+        last = self.heard.get(repeat_key(candidate))
+        return None if last is None or minute - last >= REPEAT_MINUTES else minute - last
 
 
 class RubricJudge:
@@ -167,7 +165,7 @@ class RubricJudge:
         """Is there anything the user would welcome now (given the day so far: not heard in the last
         REPEAT_MINUTES)? No one misses what doesn't exist, or what they just heard."""
         offers = self.offers(v, tags)
-        if history is None or not history.recent:
+        if history is None or not history.heard:
             return bool(offers)
         return any(history.repeated(c, minute) is None for c in offers)
 

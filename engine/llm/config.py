@@ -26,6 +26,7 @@ def smollm2_path() -> Path:
 
 
 BUNDLED_MODEL = "smollm2"  # a model name that means the bundled SmolLM2 GGUF (transformers loads it too)
+BUNDLED_QUANTIZE = "q8_0"  # llama-cpp's quantize "auto" for the bundled SmolLM2 (bench/llm_real.py: why)
 
 
 def model_path(model: str) -> str:
@@ -62,6 +63,10 @@ class BackendConfig(BaseModel):
     # (bench/llm_real.py): a request's completions are decoded one after another, not in one batch
     # per step, and the judge's options one after another within one completion.
     lockstep: bool = True
+    # llama-cpp: the weights converted once to a type with fast CPU kernels (engine.llm.quantize),
+    # or "keep" (the file as it is). "auto": the bundled SmolLM2 (Q4_1, which has no fast kernels)
+    # runs as BUNDLED_QUANTIZE, a gguf_path of yours as it is.
+    quantize: Literal["auto", "keep", "q8_0", "q4_0", "f16"] = "auto"
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)  # what callers pass per call
     # Calls in flight at once, for this whole process: every role and run with this config shares it.
     # 64 lets 32 personas in one process (one call each at a time) run unthrottled. None = no limit.
@@ -107,9 +112,11 @@ def _make(config: BackendConfig, role: str) -> Backend:
                              schema_format=config.schema_format, serves_lora=config.serves_lora)
     if config.kind == "llama-cpp":
         from engine.llm.llama_cpp import LlamaCppBackend
+        quantize = {"auto": None if config.gguf_path else BUNDLED_QUANTIZE, "keep": None}.get(config.quantize,
+                                                                                           config.quantize)
         return LlamaCppBackend(config.gguf_path or smollm2_path(), model=config.model or None, n_ctx=config.n_ctx,
                                n_threads=config.n_threads, share_key=role, warm_prefix=config.warm_prefix,
-                               json_decoding=config.json_decoding, lockstep=config.lockstep)
+                               json_decoding=config.json_decoding, lockstep=config.lockstep, quantize=quantize)
     if config.kind == "transformers":
         try:
             from engine.llm.transformers_backend import TransformersBackend

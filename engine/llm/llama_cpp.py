@@ -12,13 +12,18 @@ judge's prefix and vice versa.
 Schema-constrained calls are decoded by the worker's SchemaDecoder (json_decoding="schema"):
 the JSON's fixed parts are written, not sampled, and only values cost decoding steps, and a call's
 sequences (its n completions, the judge's options) are decoded in lockstep, one llama_decode per
-round for all; a schema it does not cover, or json_decoding="grammar", uses llama.cpp's JSON grammar
-(and n completions one after another). lockstep=False exists for measurement only.
+round for all, and a string's likely next tokens (what followed its last ones earlier in the
+prompt) are checked in the same decode; a schema it does not cover, or json_decoding="grammar",
+uses llama.cpp's JSON grammar (and n completions one after another). lockstep=False and draft=0
+exist for measurement only.
 warm_prefix=False exists for measurement only (bench/llm_real.py): the worker forgets its KV
 cache before each call, so every call evaluates its whole prompt, as without prefix reuse.
+quantize="q8_0" (or "q4_0", "f16") runs the GGUF converted once to that weight type, cached
+(engine.llm.quantize says why and where); the model's name says so ("<stem>.q8_0").
 """
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +34,8 @@ from pathlib import Path
 
 from engine.llm import BackendError, ChatResult, Message, MissingExtraError, Usage
 from engine.llm.llama_worker import read_frame, write_frame
+from engine.llm.quantize import converted_path
+from engine.llm.schema_decoder import DRAFT_NGRAM
 
 INSTALL_HINT = "the llama-cpp backend needs the [llm] extra: pip install -e '.[llm]'"
 
@@ -44,14 +51,14 @@ def check_installed() -> None:
 class _Engine:
     """One model in its worker process, and the thread that talks to it; shared by backends with one share key."""
 
-    def __init__(self, path: Path, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: bool = True,
-                 json_decoding: str = "schema", lockstep: bool = True):
-        self.key = (str(path), n_ctx, n_threads, warm_prefix, json_decoding, lockstep)
-        self.path, self.n_ctx, self.n_threads, self.verbose = path, n_ctx, n_threads, verbose
-        self.warm_prefix, self.json_decoding, self.lockstep = warm_prefix, json_decoding, lockstep
+    def __init__(self, settings: dict):
+        """`settings`: the worker's serve() arguments (engine.llm.llama_worker), plain values."""
+        self.settings = settings
+        self.key = tuple(sorted((k, v) for k, v in settings.items() if k != "verbose"))
+        self.path, self.n_ctx, self.verbose = Path(settings["path"]), settings["n_ctx"], settings["verbose"]
         self.users = 0
         self.process: subprocess.Popen | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{path.stem}")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-cpp-{self.path.stem}")
 
     def complete(self, request: tuple) -> tuple[list[dict], dict]:  # on the engine's thread
         """The request's completions, and what llama.cpp evaluated for them (token counts and ms)."""
@@ -69,9 +76,7 @@ class _Engine:
         return payload, (perf[0] if perf else {})
 
     def _start(self) -> None:
-        args = [sys.executable, "-m", "engine.llm.llama_worker", str(self.path), str(self.n_ctx), str(self.n_threads),
-                "1" if self.verbose else "0", str(os.getpid()), "1" if self.warm_prefix else "0", self.json_decoding,
-                "1" if self.lockstep else "0"]
+        args = [sys.executable, "-m", "engine.llm.llama_worker", str(os.getpid()), json.dumps(self.settings)]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=None if self.verbose else subprocess.DEVNULL,
                                         cwd=str(Path(__file__).resolve().parents[2]))
@@ -99,21 +104,29 @@ class LlamaCppBackend:
 
     def __init__(self, gguf_path: Path | str, *, model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
                  share_key: str | None = None, verbose: bool = False, warm_prefix: bool = True,
-                 json_decoding: str = "schema", lockstep: bool = True):
+                 json_decoding: str = "schema", lockstep: bool = True, quantize: str | None = None,
+                 flash_attn: bool = True, draft: int = DRAFT_NGRAM):
         """warm_prefix=False (measurement only): every call evaluates its whole prompt, the KV
         cache is dropped before it. json_decoding: "schema" (the worker's SchemaDecoder where the
         schema allows) or "grammar" (always llama.cpp's JSON-schema grammar). lockstep=False
-        (measurement only): the schema decoder decodes a call's sequences one after another."""
+        (measurement only): the schema decoder decodes a call's sequences one after another.
+        quantize: None (the file as it is) or a type of engine.llm.quantize.TYPES, converted once.
+        flash_attn: llama.cpp's fused attention (bench/llm_real.py compares). draft: the matched tokens
+        the schema decoder's drafts need (engine.llm.schema_decoder); 0 (measurement only): no drafts."""
         check_installed()  # fail at build time, before a run starts, not at the first call
         self.gguf_path = Path(gguf_path)
         if not self.gguf_path.is_file():
             raise FileNotFoundError(f"GGUF model not found: {self.gguf_path}")
-        self.model = model or self.gguf_path.stem
+        load = self.gguf_path if quantize is None else converted_path(self.gguf_path, quantize)
+        self.model = model or (self.gguf_path.stem + (f".{quantize}" if quantize else ""))
         self.share_key = share_key
         self._closed = False
         if json_decoding not in ("schema", "grammar"):
             raise ValueError(f"json_decoding must be 'schema' or 'grammar', got {json_decoding!r}")
-        engine = _Engine(self.gguf_path, n_ctx, n_threads, verbose, warm_prefix, json_decoding, lockstep)
+        engine = _Engine({"path": str(load), "n_ctx": n_ctx, "n_threads": n_threads, "verbose": verbose,
+                          "warm_prefix": warm_prefix, "json_decoding": json_decoding, "lockstep": lockstep,
+                          "source": str(self.gguf_path), "quantize": quantize or "", "flash_attn": flash_attn,
+                          "draft": draft})
         if share_key is None:
             self._engine = engine
         else:  # backends of one role (same key, same model settings) share one Llama and its warm prefix

@@ -1,5 +1,5 @@
 """The process that owns one llama.cpp model for the llama-cpp backend:
-`python -m engine.llm.llama_worker PATH N_CTX N_THREADS VERBOSE PARENT_PID [WARM_PREFIX [JSON_DECODING [LOCKSTEP]]]`,
+`python -m engine.llm.llama_worker PARENT_PID SETTINGS` (SETTINGS: serve()'s keyword arguments as JSON),
 speaking pickled frames (4-byte length, then the pickle) on stdin and stdout.
 
 Why a process of its own: llama-cpp-python cannot share a process with usearch (whose wheel
@@ -7,21 +7,25 @@ carries its own copy of the C++ runtime; once both are loaded, loading a GGUF fa
 `std::bad_cast`), and a native crash in llama.cpp (seen in grammar-constrained sampling) must
 not take the simulation down with it. It is started as a fresh interpreter, not a
 multiprocessing child, so that nothing of the parent's main module is imported into it; it
-imports nothing of the product but engine.workers and the schema decoder, and dies with its parent.
+imports nothing of the product but engine.workers, the schema decoder and engine.llm.quantize, and
+dies with its parent.
 
 Schema-constrained answers are decoded by engine.llm.schema_decoder (json_decoding "schema", the
 default) when the schema is of the kind the roles' pydantic models produce; any other schema, or
 json_decoding "grammar", goes through llama.cpp's JSON-schema grammar.
 """
 
+import json
 import os
 import pickle
 import struct
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.llm.lockstep import MAX_SEQUENCES
-from engine.llm.schema_decoder import SchemaDecoder
+from engine.llm.quantize import ensure_converted
+from engine.llm.schema_decoder import DRAFT_NGRAM, SchemaDecoder
 from engine.llm.schema_tree import compile_schema
 
 
@@ -63,11 +67,13 @@ def _unified_llama(llama_cpp, **params):
         lib.llama_context_default_params = defaults
 
 
-def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: bool = True,
-          json_decoding: str = "schema", lockstep: bool = True) -> None:
+def serve(path: str, n_ctx: int, n_threads: int, verbose: bool = False, warm_prefix: bool = True,
+          json_decoding: str = "schema", lockstep: bool = True, source: str = "", quantize: str = "",
+          flash_attn: bool = True, draft: int = DRAFT_NGRAM) -> None:
     """Answer (messages, n, json_schema, temperature, max_tokens, seed) requests until None arrives.
     warm_prefix False (for measurement) forgets the KV cache before each request, so every
-    request evaluates its whole prompt."""
+    request evaluates its whole prompt. With `quantize`, `path` is `source` converted to that type,
+    made before the first request's model load if no job has made it yet."""
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # llama.cpp's and Python's prints must not corrupt the frames
     import llama_cpp
@@ -82,10 +88,12 @@ def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: boo
             return
         try:
             if llama is None:
-                # chat_format=None: the chat template comes from the GGUF's metadata. Flash attention:
-                # the same attention, fused; prompt batches evaluate about a quarter faster on CPU.
+                if quantize:
+                    ensure_converted(Path(source), Path(path), quantize, n_threads)
+                # chat_format=None: the chat template comes from the GGUF's metadata. flash_attn: the
+                # same attention, fused.
                 llama = _unified_llama(llama_cpp, model_path=path, n_ctx=n_ctx, n_threads=n_threads,
-                                       n_threads_batch=n_threads, flash_attn=True, verbose=verbose)
+                                       n_threads_batch=n_threads, flash_attn=flash_attn, verbose=verbose)
             messages, n, schema, temperature, max_tokens, seed = request
             if not warm_prefix:
                 llama.reset()
@@ -97,7 +105,7 @@ def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: boo
                 root = compile_schema(schema)
             if root is not None:
                 if decoder is None:
-                    decoder = SchemaDecoder(llama, lockstep)
+                    decoder = SchemaDecoder(llama, lockstep, draft)
                 answers = decoder.complete(messages, root, n, temperature, max_tokens, seed)
             else:
                 response_format = {"type": "json_object", "schema": schema} if schema is not None else None
@@ -122,8 +130,6 @@ def serve(path: str, n_ctx: int, n_threads: int, verbose: bool, warm_prefix: boo
 if __name__ == "__main__":
     from engine.workers import _die_with_parent
 
-    path, n_ctx, n_threads, verbose, parent = sys.argv[1:6]
-    warm, decoding, lockstep = (sys.argv[6:9] + ["1", "schema", "1"][len(sys.argv[6:9]):])
-    _die_with_parent(int(parent))
-    serve(path, int(n_ctx), int(n_threads), verbose == "1", warm == "1", decoding, lockstep == "1")
+    _die_with_parent(int(sys.argv[1]))
+    serve(**json.loads(sys.argv[2]))
     os._exit(0)

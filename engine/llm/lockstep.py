@@ -37,40 +37,42 @@ class Lockstep:
         self.batch = lib.llama_batch_init(self.n_batch, 0, count)
         self.decodes = 0  # llama_decode calls, for the worker's perf figures
 
-    def round(self, requests: dict[int, list[int]]) -> dict:
-        """The logits after each sequence's tokens (sequence -> tokens), all evaluated in one decode
-        (more only when the new tokens exceed n_batch)."""
+    def round(self, requests: dict[int, tuple[list[int], int]]) -> dict[int, list]:
+        """Per sequence, the logits after each of its last `count` tokens (sequence -> (tokens,
+        count)), all evaluated in one decode (more only when the new tokens exceed n_batch). A count
+        above 1 checks guessed tokens (a draft) in the same decode; a guess that turns out wrong is
+        dropped from the KV cache at the next round, which no longer asks for it."""
         entries: list[tuple[int, int, tuple[int, ...]]] = []  # (token, position, sequences)
-        wanted: dict[int, int] = {}  # sequence -> the entry whose logits it needs
+        wanted: dict[int, range] = {}  # sequence -> the entries whose logits it needs
         if self.fresh:  # the tokens all requests share after the cached prefix are evaluated once, for all
             self.fresh = False
-            reqs = list(requests.values())
+            reqs = [tokens for tokens, _ in requests.values()]
             start = same = len(self.kv[0])
-            last = min(len(r) for r in reqs) - 1  # each request keeps a token of its own, for its logits
+            last = min(len(r) - count for r, count in requests.values())  # the tokens with logits: each its own
             while same < last and len({r[same] for r in reqs}) == 1:
                 same += 1
             entries += [(reqs[0][p], p, tuple(requests)) for p in range(start, same)]
             for seq in requests:
                 self.kv[seq] = list(reqs[0][:same])
-        for seq, tokens in requests.items():
+        for seq, (tokens, count) in requests.items():
             held = self.kv[seq]
             if tokens[:len(held)] == held:  # the usual case: a decoding only ever appends
                 common = len(held)
             else:
                 limit = min(len(held), len(tokens))
                 common = next((i for i in range(limit) if held[i] != tokens[i]), limit)
-            common = min(common, len(tokens) - 1)
+            common = min(common, len(tokens) - count)
             if common < len(held):
                 self.lib.llama_memory_seq_rm(self.mem, seq, common, -1)
             entries += [(tokens[p], p, (seq,)) for p in range(common, len(tokens))]
-            wanted[seq] = len(entries) - 1
+            wanted[seq] = range(len(entries) - count, len(entries))
             self.kv[seq] = list(tokens)
         return self._decode(entries, wanted)
 
-    def _decode(self, entries: list, wanted: dict[int, int]) -> dict:
+    def _decode(self, entries: list, wanted: dict[int, range]) -> dict[int, list]:
         np, lib, batch = self.np, self.lib, self.batch
-        rows = {index: seq for seq, index in wanted.items()}
-        out = {}
+        rows = {index: seq for seq, indexes in wanted.items() for index in indexes}
+        out: dict[int, list] = {seq: [] for seq in wanted}
         for begin in range(0, len(entries), self.n_batch):
             chunk = entries[begin:begin + self.n_batch]
             for i, (token, position, seqs) in enumerate(chunk):
@@ -86,7 +88,7 @@ class Lockstep:
             for i in range(len(chunk)):
                 if begin + i in rows:
                     row = lib.llama_get_logits_ith(self.llama.ctx, i)
-                    out[rows[begin + i]] = np.ctypeslib.as_array(row, shape=(self.llama.n_vocab(),)).copy()
+                    out[rows[begin + i]].append(np.ctypeslib.as_array(row, shape=(self.llama.n_vocab(),)).copy())
         return out
 
     def close(self, failed: bool = False) -> None:
