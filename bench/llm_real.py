@@ -52,6 +52,15 @@ weight type, which samples another one); "replayed" figures are the same 31 call
   22.2 against 36.6 and 36.2. Before these changes, live at load 0.62 -> 1.38: 4.92 s/step, 295
   tokens at 16.4 ms, 35.3 decodes, 32.4 min projected (the last --full-day, on a loaded machine:
   38.3 min, 5.8 s/step).
+- Both cores (--threads 2) on an otherwise idle machine (nothing else running; load 0.65 before, 1.3
+  after, from the run itself): --hours 0.5 --warm-only 1.51 s/step (median 1.44), 276 tokens a step at
+  5.2 ms, 19.3 decodes, 9.9 min projected; --full-day measured 394 awake steps in 16.2 min (2.46 s/step,
+  median 2.31; 415 tokens a step at 5.8 ms, 23.0 decodes; assistant 1.06 s/call, 179 evaluated tokens;
+  judge 1.45 s/call at 96% of the steps, 240 evaluated tokens; 66% of the completions recommending).
+  The morning's half hour projects low: over a whole day the prompts grow (assistant 1418 prompt tokens
+  a call, judge 970) and the windows' cuts re-evaluate more, 415 tokens a step against 276. So the target
+  is missed by 8% with both cores, and by ~35-50% with one (the default, which a busy machine needs:
+  below). Threads at 1, the same day projects 19.9-22.7 min (two --hours 0.5 runs, load ~1).
 - Weight type (quantize; replayed): Q4_1 1.18-1.29x slower than Q8_0 (3 runs, loads 1-5). Q4_0 costs
   a little less a token (assistant 1.59-1.70 against 1.71-1.92 s/call) but is another model: against
   the shipped Q4_1 weights, over 2018 prompt positions of recorded calls, Q8_0's next-token
@@ -73,7 +82,7 @@ weight type, which samples another one); "replayed" figures are the same 31 call
 - Not kept: flash attention off (1.03x slower per step; faster for 8-32-token decodes, slower for
   prompts); a Q8_0 KV cache (slower at every size); n_threads 2, replayed at a load of 3.8 -> 2.1
   (8.5x slower: a thread waits for the busy core at every layer; even the medians were slower,
-  assistant 1.44 against 1.30 s/call). n_threads 2 on an idle machine was not measured this time.
+  assistant 1.44 against 1.30 s/call). n_threads 2 on an idle machine: above.
 """
 
 import argparse
