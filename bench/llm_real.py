@@ -58,9 +58,13 @@ weight type, which samples another one); "replayed" figures are the same 31 call
   median 2.31; 415 tokens a step at 5.8 ms, 23.0 decodes; assistant 1.06 s/call, 179 evaluated tokens;
   judge 1.45 s/call at 96% of the steps, 240 evaluated tokens; 66% of the completions recommending).
   The morning's half hour projects low: over a whole day the prompts grow (assistant 1418 prompt tokens
-  a call, judge 970) and the windows' cuts re-evaluate more, 415 tokens a step against 276. So the target
-  is missed by 8% with both cores, and by ~35-50% with one (the default, which a busy machine needs:
-  below). Threads at 1, the same day projects 19.9-22.7 min (two --hours 0.5 runs, load ~1).
+  a call, judge 970) and the windows' cuts re-evaluate more, 415 tokens a step against 276. Then the
+  windows of last events (assistant) and last recommendations (judge) grew to 12 before a cut back
+  to 4, not 8 (a cut every 8 steps or recommendations, not 4): --full-day, both cores, 15.2 min (2.30
+  s/step, median 2.23; 372 tokens a step at 6.0 ms, 21.0 decodes; assistant 0.98 s/call, 156
+  evaluated tokens; judge 1.37 s/call, 221; load 0.95 before, 2.08 after): the target missed by 1.3%.
+  With one thread (the default, which a busy machine needs: below) the day projects 19.9-22.7 min
+  (two --hours 0.5 runs, load ~1, windows of 8).
 - Weight type (quantize; replayed): Q4_1 1.18-1.29x slower than Q8_0 (3 runs, loads 1-5). Q4_0 costs
   a little less a token (assistant 1.59-1.70 against 1.71-1.92 s/call) but is another model: against
   the shipped Q4_1 weights, over 2018 prompt positions of recorded calls, Q8_0's next-token

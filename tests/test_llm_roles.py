@@ -24,6 +24,7 @@ from engine.users.llm import LLMUser, plan_model, repair
 from engine.users.routine import RoutineUser
 from engine.vocab import TONES, TOPICS
 from tests import conformance
+from training.llm_assistant import WINDOW_MAX
 
 PERSONA = conformance.PERSONA
 FAKE = {"default": {"kind": "fake"}}
@@ -163,8 +164,8 @@ def test_assistant_prompt_holds_memory_retrieval_and_recent_events():
     for i in range(6):  # an hour of work, then lunch: the work steps leave the last events
         obs = _obs(8 * 60 + i * 10) if i < 3 else _obs(8 * 60 + i * 10, "Lunch", ("meal",))
         assistant.observe(Feedback(obs, (ABSTAIN, rec), (4, 2), ("quiet ok", "meh"), 1))
-    for i in range(4):
-        assistant.observe(Feedback(_obs(9 * 60 + i * 5, "Lunch", ("meal",)), (ABSTAIN, rec), (4, 2), ("ok", "meh"), 1))
+    for i in range(WINDOW_MAX - 4):  # the window fills, is cut back to its last 4, and one more comes
+        assistant.observe(Feedback(_obs(9 * 60 + i * 3, "Lunch", ("meal",)), (ABSTAIN, rec), (4, 2), ("ok", "meh"), 1))
     proposal = asyncio.run(assistant.propose(_obs(9 * 60 + 30), 2))
     text = proposal.prompt[-1]["content"]
     # what changes least first: closed summaries, the last events, then what changes every step
@@ -190,7 +191,7 @@ def test_assistant_prompt_keeps_its_prefix_while_the_last_events_grow():
     rec = Candidate(None, "Put on some jazz.", "music", "warm")
     kept, cuts = 0, 0
     before = None
-    for i in range(16):
+    for i in range(24):
         obs = _obs(8 * 60 + i * 2 + 1)
         content = assistant.messages(obs)[0][-1]["content"]
         if i >= 2:  # from the second event on, the current hour has its summary
@@ -199,10 +200,10 @@ def test_assistant_prompt_keeps_its_prefix_while_the_last_events_grow():
             cuts += not content.startswith(stable)
         before = content
         assistant.observe(Feedback(obs, (ABSTAIN, rec), (4, 2), ("quiet ok", "meh"), 1))
-    assert (kept, cuts) == (12, 2)  # the window grows to 8 events, then is cut to the last 4 (the 9th, the 14th)
+    assert (kept, cuts) == (20, 2)  # the window grows to 12 events, then is cut to the last 4 (the 13th, the 22nd)
     assert len(assistant._window) == 6
     # the hour's events cut from the window are summed up before it (it changes only at a cut)
-    assert "Earlier this hour: 10 recommendation(s) in 10 steps" in assistant.messages(_obs(8 * 60 + 33))[0][-1]["content"]
+    assert "Earlier this hour: 18 recommendation(s) in 18 steps" in assistant.messages(_obs(8 * 60 + 49))[0][-1]["content"]
 
 
 def test_llm_assistant_against_the_offline_world_for_a_day(scripted):

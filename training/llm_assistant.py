@@ -7,7 +7,7 @@ out for a prefix cache (a llama.cpp backend re-evaluates only what follows the f
 what changes least comes first, what changes every step last. The static system prompt (with the
 question asked at every step); the closed summaries (they change once an hour) and the summary of
 this hour's events before the last ones (it changes when the window is cut); the last events, a window
-that only grows between resets (at least the last 4 events, at most 8: appending keeps the prefix, a
+that only grows between resets (at least the last 4 events, at most 12: appending keeps the prefix, a
 reset every few steps re-evaluates it); and after them what is new at every step anyway (an event
 joins the window at each step): the retrieved past moments not among the last events (mostly none:
 the current activity's own last steps are the most similar), the time and the activity. So the
@@ -54,7 +54,8 @@ PREFIX = "llm-"
 
 QUESTION = "At each step: recommend something now, or stay quiet?"  # in the system prompt: evaluated once
 TEXT_MAX_LENGTH = 80  # one short sentence: every character of it is decoded (and quoted in later prompts)
-WINDOW_MIN, WINDOW_MAX = 4, 8  # the last events shown: at least the last 4; appended to until 8, then cut back
+WINDOW_MIN, WINDOW_MAX = 4, 12  # the last events shown: at least the last 4; appended to until 12, then cut back
+# (a cut re-evaluates the prompt from the window on: cutting every 8 steps, not every 4, halves that)
 
 
 class Speak(BaseModel):

@@ -11,7 +11,7 @@ Modes:
 
 Its memory of the day (reset by start_day) is extractive: per hour, how many recommendations
 were delivered and how they were rated, plus the last delivered recommendations (at least 4, at
-most 8: a window that grows between resets, so a llama.cpp backend's cached prompt prefix stays
+most 12: a window that grows between resets, so a llama.cpp backend's cached prompt prefix stays
 valid when one is added). An answer that stays invalid after the re-ask gives a failed rating,
 never an invented score.
 """
@@ -34,7 +34,8 @@ from engine.vocab import CRITERIA, DEFAULT_CRITERIA, OPTIONAL_CRITERIA
 # A short reason, one sentence: every character is decoded (SmolLM2 on a 2-core CPU writes ~40 tokens a second)
 Reason = Annotated[str, Field(max_length=80)]
 NOVELTY_TEXT = "I don't want to hear about the same topic again and again."
-RECENT_KEPT, RECENT_MAX = 4, 8  # the last recommendations shown: appended to until 8, then cut to the last 4
+RECENT_KEPT, RECENT_MAX = 4, 12  # the last recommendations shown: appended to until 12, then cut to the last 4
+# (a cut re-evaluates the prompt from the window on: every 8 recommendations, not every 4)
 _REUSED = "(as at the step before: nothing changed) "
 
 
