@@ -85,20 +85,25 @@ def test_made_once_by_parallel_jobs_then_reused(tmp_path, monkeypatch):
     assert converted_path(source, "q8_0", cache) != dest
 
 
-def test_a_source_that_is_no_gguf_fails_the_call_clearly(tmp_path, monkeypatch):
-    monkeypatch.setenv("PROPERSIM_GGUF_CACHE", str(tmp_path / "cache"))
-    bad = tmp_path / "bad.gguf"
-    bad.write_bytes(b"not a model")
-
+def _call_converted(gguf) -> None:
+    """One one-token call on a backend that runs `gguf` converted to Q8_0, closed after."""
     async def ask():
-        backend = LlamaCppBackend(bad, quantize="q8_0")
+        backend = LlamaCppBackend(gguf, quantize="q8_0")
         try:
             await backend.chat([{"role": "user", "content": "hi"}], max_tokens=1)
         finally:
             await backend.aclose()
 
+    asyncio.run(ask())
+
+
+def test_a_source_that_is_no_gguf_fails_the_call_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROPERSIM_GGUF_CACHE", str(tmp_path / "cache"))
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a model")
+
     with pytest.raises(BackendError, match=r"converting .*bad\.gguf to q8_0 failed"):
-        asyncio.run(ask())
+        _call_converted(bad)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [converted_path(bad, "q8_0", tmp_path).name + ".lock"]
 
 
@@ -106,12 +111,5 @@ def test_a_cache_that_cannot_be_written_says_how_to_do_without(tmp_path, monkeyp
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("PROPERSIM_GGUF_CACHE", str(tmp_path / "file" / "cache"))  # under a file: no folder
 
-    async def ask():
-        backend = LlamaCppBackend(smollm2_path(), quantize="q8_0")
-        try:
-            await backend.chat([{"role": "user", "content": "hi"}], max_tokens=1)
-        finally:
-            await backend.aclose()
-
     with pytest.raises(BackendError, match=r"cannot write the converted model's cache .*PROPERSIM_GGUF_CACHE"):
-        asyncio.run(ask())
+        _call_converted(smollm2_path())
