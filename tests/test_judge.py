@@ -93,10 +93,12 @@ def test_timing_fails_when_item_does_not_fit_activity(judge):
     assert not rating.criteria["timing"] and "doesn't fit" in rating.reason
 
 
-def test_too_soon_fails_timing_and_frequency(judge):
+def test_too_soon_fails_all_but_communication(judge):
+    """One right on top of the last is unwanted whatever it is: worse than silence at a wanted moment."""
     rating = judge.rate_now(obs_at("20:30"), candidate("song"), history(last="20:10"))
-    assert rating.criteria == {"preference": True, "timing": False, "frequency": False, "communication": True}
-    assert "only 20 min" in rating.reason and "too soon" in rating.reason
+    assert rating.criteria == {"preference": False, "timing": False, "frequency": False, "communication": True}
+    assert "another one already" in rating.reason and "too soon" in rating.reason and "only 20 min" in rating.reason
+    assert judge.rate_now(obs_at("20:50"), candidate("song"), history(last="20:10")).total == 4  # 40 min: fine
 
 
 def test_frequency_fails_once_the_days_wish_is_served(judge):
@@ -118,8 +120,8 @@ def test_a_repeat_fails_preference_for_four_hours(judge):
     other = judge.rate_now(obs_at("21:30"), candidate("terse"), history(last="20:30", said="song"))
     assert other.criteria["preference"]  # another item of the same topic is fine
     h = history(last="20:30", said="song")
-    h.heard = {"song": to_min("16:00")}
-    assert judge.rate_now(obs_at("20:30"), candidate("song"), h).criteria["preference"]  # 270 min later: fresh
+    h.heard = {"song": to_min("17:00")}
+    assert judge.rate_now(obs_at("21:30"), candidate("song"), h).criteria["preference"]  # 270 min later: fresh
 
 
 def test_silence_is_right_when_not_wanted(judge):
@@ -146,7 +148,7 @@ def test_junk_does_not_use_up_the_wish(judge):
     just_after_a_bad_one = judge.rate_now(obs_at("20:30"), ABSTAIN, history(awake_since="19:00", last="20:20", pleased=False))
     assert just_after_a_bad_one.missed_opportunity and just_after_a_bad_one.total == 2
     piling_on = judge.rate_now(obs_at("20:30"), candidate("song"), history(awake_since="19:00", last="20:20", pleased=False))
-    assert piling_on.total == 2  # too soon after the bad one: no better than silence
+    assert piling_on.total == 1  # too soon after the bad one: worse than waiting
 
 
 def test_spam_in_the_morning_then_silence_at_a_wanted_moment(judge):

@@ -14,7 +14,7 @@ from engine.retrieval import EventIndex
 from engine.types import ABSTAIN, Activity, Candidate, Feedback, Observation
 from tests.conftest import run_days
 from training.dpo import DPOSettings, margin, train_dpo
-from training.features import Situation, context_vector
+from training.features import CONTEXT_DIM, Situation, context_vector
 from training.offline_policy import NO_REC, OfflinePolicy, initial_params
 from training.replay import ReplayBuffer, TrainingPair
 
@@ -154,6 +154,26 @@ def test_memory_levels_hold_what_they_should():
         assert (event.delivered is not None, event.score is not None, event.reason is not None) == \
             (has_rec, has_score, has_reason)
     assert Memory(MemoryLevel.NONE).add(_feedback(0, 600, True)) is None
+
+
+def test_the_delivered_candidate_names_the_best_item_only_beside_an_exploratory_one():
+    s = situation(20 * 60, ("leisure",))
+    params = initial_params(True, True)
+    rng = np.random.default_rng(3)
+    params[CONTEXT_DIM:] = rng.normal(size=len(params) - CONTEXT_DIM)  # items of clearly different scores
+    policy = OfflinePolicy(CATALOG, params)
+    best = int(np.argmax(policy.distribution(s)[3]))
+    delivered = [policy.sample(s, 2, rng, explore=0.5)[0][-1] for _ in range(200)]
+    assert set(delivered) == {NO_REC, best}
+    sampled = [policy.sample(s, 2, rng, explore=0.0)[0][-1] for _ in range(200)]  # a baseline keeps sampling
+    assert len(set(sampled) - {NO_REC}) > 1
+
+
+def test_the_day0_prior_holds_back_under_20_minutes_whatever_the_bins():
+    w = initial_params(True, True)
+    for gap, penalty in ((2, -0.75), (9, -0.75), (12, -0.35), (18, -0.35), (25, 0.0), (60, 0.0)):
+        c = context_vector(600, False, (), gap, 1, 0.0, 0.0, gap, 1) - context_vector(600, False, (), None, 1, 0.0, 0.0, None, 1)
+        assert float(c @ w[:CONTEXT_DIM]) == pytest.approx(2 * penalty), gap
 
 
 def test_properassistant_learns_in_a_few_days():

@@ -14,10 +14,10 @@ from training.replay import TrainingPair
 
 @dataclass(frozen=True)
 class DPOSettings:
-    beta: float = 0.1
+    beta: float = 0.3
     epochs: int = 2
     batch_size: int = 4
-    learning_rate: float = 0.05
+    learning_rate: float = 0.03
 
 
 PROGRESS_REPORTS = 20  # progress callbacks per training run, about (plus the first and the last)

@@ -17,8 +17,10 @@ from engine.vocab import ACTIVITY_TAGS, FLAGS, TONES, TOPICS
 TOPIC_INDEX = {t: i for i, t in enumerate(TOPICS)}
 TONE_INDEX = {t: i for i, t in enumerate(TONES)}
 TAG_INDEX = {t: i for i, t in enumerate(ACTIVITY_TAGS)}
-GAP_EDGES = (10, 20, 30, 45, 60, 90, 120, 180)  # minutes since the last recommendation today
-COUNT_EDGES = (1, 3, 5, 7, 10, 13, 17)  # recommendations delivered today
+# Fine where people differ: a user's spacing lies anywhere from 10 to 60 minutes, and a bin that straddles
+# it teaches the learner to wait for the bin's end (the wanted moments in between are lost).
+GAP_EDGES = (10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 75, 90, 120, 180)  # minutes since the last recommendation today
+COUNT_EDGES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)  # recommendations delivered today
 BLOCKS = 6  # 4-hour blocks of the day
 
 # context vector c

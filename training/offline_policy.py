@@ -14,6 +14,7 @@ from training.features import (
     C_GOOD_GAP,
     C_RETRIEVED,
     CONTEXT_DIM,
+    GAP_EDGES,
     I_MEM_TONE,
     I_MEM_TOPIC,
     I_RETRIEVED_TOPIC,
@@ -40,19 +41,26 @@ def initial_params(uses_memory: bool, in_context: bool, recommend_rate: float = 
     """
     w = np.zeros(PARAM_DIM)
     w[C_BIAS] = np.log(recommend_rate / (1 - recommend_rate))
+    under_10, under_20 = np.array(_gap_bins(0, 10)), np.array(_gap_bins(10, 20))
     if uses_memory:
-        w[C_GAP + 1] = -1.5 * gap_prior  # under 10 minutes since the last recommendation
-        w[C_GAP + 2] = -0.7 * gap_prior  # under 20
+        w[C_GAP + under_10] = -1.5 * gap_prior  # under 10 minutes since the last recommendation
+        w[C_GAP + under_20] = -0.7 * gap_prior  # under 20
         w[CONTEXT_DIM + I_SAID] = -2.0  # it doesn't repeat an item it just suggested
     if in_context:
-        w[C_GOOD_GAP + 1] = -1.5 * gap_prior  # right after one that landed: let it sink in
-        w[C_GOOD_GAP + 2] = -0.7 * gap_prior
+        w[C_GOOD_GAP + under_10] = -1.5 * gap_prior  # right after one that landed: let it sink in
+        w[C_GOOD_GAP + under_20] = -0.7 * gap_prior
         w[C_RETRIEVED] = 0.7 * in_context_scale  # similar moments where recommending scored well
         w[C_RETRIEVED + 1] = -0.7 * in_context_scale  # similar moments where silence scored well
         w[CONTEXT_DIM + I_MEM_TOPIC] = 1.0 * in_context_scale
         w[CONTEXT_DIM + I_MEM_TONE] = 0.7 * in_context_scale
         w[CONTEXT_DIM + I_RETRIEVED_TOPIC] = 0.5 * in_context_scale
     return w
+
+
+def _gap_bins(start: int, end: int) -> list[int]:
+    """Offsets, within a gap block of the context, of the bins covering [start, end) minutes."""
+    edges = (0, *GAP_EDGES)
+    return [1 + i for i in range(len(GAP_EDGES)) if start <= edges[i] and edges[i + 1] <= end]
 
 
 def _log_sigmoid(x: float) -> float:
@@ -87,13 +95,17 @@ class OfflinePolicy:
 
         All but the last candidate are exploratory with probability `explore`: recommend
         or not by a coin flip, the item drawn from the policy's own choice. The last one, the one delivered, is
-        always the policy's own sample, so what the user experiences is the policy.
+        always the policy's own decision, so what the user experiences is the policy. When it explores
+        (explore > 0 and n > 1), the delivered one names the policy's best item: trying other items is the
+        exploratory candidate's job, and a second-best item delivered at a wanted moment costs the user
+        the moment (nothing can land until min_gap later).
         """
         z, items, _, log_p = self.distribution(s)
         p_rec = 1.0 / (1.0 + np.exp(-z)) if items else 0.0
         cumulative = np.cumsum(np.exp(log_p)) if len(items) else None
         actions = []
         for k in range(n):
+            best_item = k == n - 1 and explore > 0 and n > 1
             if k < n - 1 and items and rng.random() < explore:
                 # explore whether to recommend, with the item it would choose: a uniform item here
                 # would teach "don't recommend now" whenever the random item is a bad one
@@ -103,8 +115,11 @@ class OfflinePolicy:
                     i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
                     actions.append(min(i, len(items) - 1))
             elif rng.random() < p_rec:
-                i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-                actions.append(min(i, len(items) - 1))
+                if best_item:
+                    actions.append(int(np.argmax(log_p)))
+                else:
+                    i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+                    actions.append(min(i, len(items) - 1))
             else:
                 actions.append(NO_REC)
         return actions, items

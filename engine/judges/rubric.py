@@ -9,8 +9,10 @@ The rules, documented with worked examples for researchers in personas/README.md
   welcome exists for it (a catalog item that fits, of a liked topic, in an accepted tone,
   crossing no boundary, not heard in the last REPEAT_MINUTES), the last served one is at least min_gap ago, and fewer than
   per_day max were served today.
-- A recommendation passes preference if its topic is liked and it is not a repeat (the
-  same item, or the same words, delivered in the last REPEAT_MINUTES); timing if the
+- A recommendation passes preference if its topic is liked, it is not a repeat (the
+  same item, or the same words, delivered in the last REPEAT_MINUTES) and it is not too
+  soon (the last delivered one is min_gap ago: one on top of another is unwanted, so it
+  does worse than silence, even after a dud); timing if the
   user is in a welcome window, interruptible, the item fits the activity, it passes
   preference and the last delivered one is min_gap ago (no moment is a good one for an
   unwanted suggestion, or for one right after another); frequency
@@ -212,15 +214,18 @@ class RubricJudge:
         notes = []
 
         repeat = history.repeated(candidate, obs.minute)
-        preference = candidate.topic in v.liked and repeat is None
+        gap = None if history.last_delivered is None else obs.minute - history.last_delivered
+        gap_ok = gap is None or gap >= v.min_gap
+        liked = candidate.topic in v.liked
+        # one right on top of the last is unwanted whatever it is: the user isn't listening yet
+        preference = liked and repeat is None and gap_ok
         notes.append("can't tell what it's about" if candidate.topic is None else
-                     f"heard that one {repeat} min ago" if repeat is not None and candidate.topic in v.liked else
+                     f"heard that one {repeat} min ago" if repeat is not None and liked else
+                     "another one already" if liked and not gap_ok else
                      f"likes {candidate.topic}" if preference else
                      f"dislikes {candidate.topic}" if candidate.topic in v.disliked else
                      f"not into {candidate.topic}")
 
-        gap = None if history.last_delivered is None else obs.minute - history.last_delivered
-        gap_ok = gap is None or gap >= v.min_gap
         blocked = v.never_interrupt.intersection(tags)
         # no moment is good for an unwanted suggestion, or for one right after another
         timing = v.welcome and not blocked and fits and preference and gap_ok
@@ -228,7 +233,7 @@ class RubricJudge:
                      f"don't interrupt {sorted(blocked)[0]}" if blocked else
                      "not a time I want suggestions" if not v.welcome else
                      "doesn't fit what I'm doing" if not fits else
-                     "not worth interrupting me for" if not preference else "too soon after the last one")
+                     "too soon after the last one" if not gap_ok else "not worth interrupting me for")
 
         frequency = gap_ok and history.served < v.max_per_day and preference  # an unwanted one is one too many
         notes.append("spacing ok" if frequency else
