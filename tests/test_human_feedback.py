@@ -56,8 +56,10 @@ def _human_margin(policy, pairs, params) -> float:
                for p in pairs) / len(pairs)
 
 
-def test_human_weight_changes_what_training_learns(tmp_path):
-    """A heavier human weight moves the policy further toward what the human preferred (same day, same pairs)."""
+def test_human_pairs_move_training_toward_what_the_human_preferred(tmp_path):
+    """Whatever their weight, the human's pairs reach the day's training and move the policy toward what the
+    human preferred (same day, same pairs). Here nothing contradicts them, so both weights learn them fully;
+    how the weight settles a conflict is test_learning's test_heavier_pairs_win_a_conflict."""
     margins, before = {}, set()
     for weight in (1.0, 20.0):
         sim, _ = _human_run(tmp_path / str(weight), weight)
@@ -68,4 +70,4 @@ def test_human_weight_changes_what_training_learns(tmp_path):
         margins[weight] = _human_margin(policy, human, policy.params)
         before.add(round(_human_margin(policy, human, policy.reference), 9))
     (untrained,) = before  # both runs saw the same human pairs from the same starting policy
-    assert untrained < margins[1.0] < margins[20.0] - 0.2
+    assert untrained + 5 < min(margins.values())

@@ -58,6 +58,20 @@ def test_dpo_respects_pair_weights():
     assert margins[1] > margins[0] > 0
 
 
+def test_heavier_pairs_win_a_conflict():
+    """Eight pairs say recommend here, two say stay quiet: the heavier the two, the more quiet is preferred."""
+    evening = situation(19 * 60, ("leisure",))
+    preferred = []
+    for weight in (1.0, 3.0, 20.0):
+        policy = OfflinePolicy(CATALOG, initial_params(True, True))
+        pairs = [TrainingPair(evening, 0, NO_REC, 0) for _ in range(8)]
+        pairs += [TrainingPair(evening, NO_REC, 0, 0, weight=weight) for _ in range(2)]
+        train_dpo(policy, policy.params.copy(), pairs, DPOSettings(), np.random.default_rng(0))
+        quiet, speak = (policy.log_prob_and_grad(evening, a, policy.params, want_grad=False)[0] for a in (NO_REC, 0))
+        preferred.append(quiet - speak)
+    assert preferred[0] + 0.5 < preferred[1] < preferred[2] - 0.5
+
+
 def test_replay_buffer_samples_uniformly_from_all_days():
     buffer = ReplayBuffer("uniform-200")
     blank = situation(600, ("leisure",))
@@ -177,8 +191,8 @@ def test_the_day0_prior_holds_back_under_20_minutes_whatever_the_bins():
 
 
 def test_properassistant_learns_in_a_few_days():
-    days = run_days("properassistant", days=4)
-    silent = run_days("always-abstain", days=4)
+    days = run_days("properassistant", days=5)
+    silent = run_days("always-abstain", days=5)
     assert days[0].mean_score <= 2.8
     assert days[-1].mean_score > days[0].mean_score + 0.5
     assert days[-1].recs_per_hour < days[0].recs_per_hour / 2
