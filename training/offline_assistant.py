@@ -56,9 +56,9 @@ class PolicyOptions(BaseModel):
     k: Annotated[int, Field(ge=1, le=50)] = 3  # memories retrieved per step
     replay: Literal[STRATEGIES] = "half-today"  # how the day's training set is drawn
     embedder: EmbedderName = "hashing"  # see engine.embedders
-    beta: Annotated[float, Field(gt=0.0, le=10.0)] = 0.3
-    epochs: Annotated[int, Field(ge=1, le=50)] = 2
-    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 0.03
+    beta: Annotated[float, Field(gt=0.0, le=10.0)] = DPOSettings.beta  # DPO's defaults, written once
+    epochs: Annotated[int, Field(ge=1, le=50)] = DPOSettings.epochs
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = DPOSettings.learning_rate
     recommend_rate: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8  # the day-0 policy's chance to recommend
     in_context_scale: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
     gap_prior: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
@@ -77,7 +77,8 @@ def _centred(total: float, count: int) -> float:
 
 class PolicyAssistant(BaseAssistant):
     def __init__(self, catalog: Catalog, seed: int, variant: str, k: int = 3, replay: str = "half-today",
-                 embedder: str = "hashing", beta: float = 0.3, epochs: int = 2, learning_rate: float = 0.03,
+                 embedder: str = "hashing", beta: float = DPOSettings.beta, epochs: int = DPOSettings.epochs,
+                 learning_rate: float = DPOSettings.learning_rate,
                  recommend_rate: float = 0.8, in_context_scale: float = 0.5, gap_prior: float = 0.5,
                  explore: float = 0.5):
         super().__init__(catalog, seed)

@@ -103,23 +103,18 @@ class OfflinePolicy:
         z, items, _, log_p = self.distribution(s)
         p_rec = 1.0 / (1.0 + np.exp(-z)) if items else 0.0
         cumulative = np.cumsum(np.exp(log_p)) if len(items) else None
+        def drawn_item() -> int:
+            return min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(items) - 1)
+
+        best_delivered = explore > 0 and n > 1
         actions = []
         for k in range(n):
-            best_item = k == n - 1 and explore > 0 and n > 1
             if k < n - 1 and items and rng.random() < explore:
                 # explore whether to recommend, with the item it would choose: a uniform item here
                 # would teach "don't recommend now" whenever the random item is a bad one
-                if rng.random() < 0.5:
-                    actions.append(NO_REC)
-                else:
-                    i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-                    actions.append(min(i, len(items) - 1))
+                actions.append(NO_REC if rng.random() < 0.5 else drawn_item())
             elif rng.random() < p_rec:
-                if best_item:
-                    actions.append(int(np.argmax(log_p)))
-                else:
-                    i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-                    actions.append(min(i, len(items) - 1))
+                actions.append(int(np.argmax(log_p)) if best_delivered and k == n - 1 else drawn_item())
             else:
                 actions.append(NO_REC)
         return actions, items

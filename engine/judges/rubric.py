@@ -227,15 +227,16 @@ class RubricJudge:
                      f"not into {candidate.topic}")
 
         blocked = v.never_interrupt.intersection(tags)
-        # no moment is good for an unwanted suggestion, or for one right after another
-        timing = v.welcome and not blocked and fits and preference and gap_ok
+        # no moment is good for an unwanted suggestion, or for one right after another (preference holds both)
+        timing = v.welcome and not blocked and fits and preference
         notes.append("good moment" if timing else
                      f"don't interrupt {sorted(blocked)[0]}" if blocked else
                      "not a time I want suggestions" if not v.welcome else
                      "doesn't fit what I'm doing" if not fits else
                      "too soon after the last one" if not gap_ok else "not worth interrupting me for")
 
-        frequency = gap_ok and history.served < v.max_per_day and preference  # an unwanted one is one too many
+        # preference holds the spacing, and an unwanted one is always one too many
+        frequency = preference and history.served < v.max_per_day
         notes.append("spacing ok" if frequency else
                      f"only {gap} min since the last one" if not gap_ok else
                      "had enough good ones today" if history.served >= v.max_per_day else "one too many")
