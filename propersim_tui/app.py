@@ -183,6 +183,8 @@ class ProPerSimApp(ReplayControls, TakeoverControls, RunControls, App):
 
     def _drain(self) -> None:
         """Take what the engine produced since the last tick and show it."""
+        if not self.is_running:  # shutting down: the widgets are being removed while the timer still ticks
+            return
         if self.replay is not None:
             self._replay_tick()
             return

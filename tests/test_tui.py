@@ -221,6 +221,18 @@ async def test_pause_shows_and_stops_the_engine_at_full_speed(tmp_path):
             assert await wait_until(pilot, lambda frozen=frozen: app.driver.steps_done > frozen)
 
 
+async def test_a_tick_while_shutting_down_shows_nothing_and_raises_nothing(tmp_path):
+    """The drain timer can tick after the widgets are gone (CI once caught a TrainingStarted there)."""
+    from engine.events import TrainingStarted
+
+    app = make_app(tmp_path, autostart=False)
+    async with app.run_test():
+        pass
+    app.driver.events.append(TrainingStarted(day=0, pairs=10))
+    app._drain()
+    assert len(app.driver.events) == 1  # left alone: nothing is shown on a closed screen
+
+
 async def recorded_steps(days: int) -> list[dict]:
     """Real step records (and no run folder): an offline oracle run."""
     from engine.compose import new_run
