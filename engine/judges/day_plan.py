@@ -11,6 +11,7 @@ judge's own `rate_now`, so a bound is a score some policy really gets, never an 
 on the day's actual observations.
 """
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 
 from engine.assistants.base import candidate_of
 from engine.judges.rubric import DayHistory, RubricJudge
-from engine.types import ABSTAIN, Candidate, Observation
+from engine.types import ABSTAIN, Candidate, Observation, Rating
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,34 +73,37 @@ def plan_serves(judge: RubricJudge, observations: dict[int, Observation], start:
     longest = max(max(v.min_gap, v.max_silence) for v in views.values())
     cap = math.ceil(longest * 60 / judge.clock.step_seconds) + 2  # k == cap: every gap is long enough
     n = len(judge.criteria)
-    ks = np.arange(cap + 1)
-    shift = np.minimum(ks + 1, cap)
-    counts = np.arange(most + 1)
-    value = np.zeros((cap + 1, most + 1))
+    minutes = [t * judge.clock.step_seconds // 60 for t in range(steps)]
+    value = np.zeros((cap + 1, most + 1))  # value[k, c]: the best total from t on in state (k, c)
     serve_at: dict[int, np.ndarray] = {}
-    seconds = judge.clock.step_seconds
+    rules: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
     for t in range(steps - 1, start - 1, -1):
-        after = value[shift]
+        after = np.empty_like(value)  # after[k] = value[min(k + 1, cap)]: one more step since the last
+        after[:-1], after[-1] = value[1:], value[-1]
         obs = observations.get(t)
         if obs is None:
             value = after
             continue
         v = views[t]
-        gaps = np.where((ks < cap) & (ks <= t), t * seconds // 60 - (t - ks) * seconds // 60, 10**9)
-        gap_ok = (gaps >= v.min_gap)[:, None] | (counts == 0)[None, :]
-        servable_now = v.open_to(obs.activity.tags) and judge.something_for(v, obs.activity.tags)  # repeats aside
-        wanted = gap_ok & (counts < v.max_per_day)[None, :] & servable_now
-        too_long = (gaps >= v.max_silence)[:, None]
-        silence = np.where(wanted, n - 2 - too_long, n) + after
-        best = silence
-        if servable_now:
-            served_next = np.full(most + 1, -np.inf)
-            served_next[:-1] = value[1 if cap >= 1 else 0, 1:]
-            serve = np.where(wanted, n + served_next[None, :], -np.inf)
-            choose = serve >= silence  # ties: serve (it counts toward the wanted range)
-            serve_at[t] = choose
-            best = np.where(choose, serve, silence)
-        value = best
+        if not (v.open_to(obs.activity.tags) and judge.something_for(v, obs.activity.tags)):  # repeats aside
+            after += n  # silence passes every criterion
+            value = after
+            continue
+        # the gap grows with k, so "a gap of at least x minutes" holds for every k from a threshold on
+        # (from cap, or from t + 1 for "since waking", every gap is long enough)
+        gap_from, long_from = (min(t - bisect.bisect_right(minutes, minutes[t] - x) + 1, cap)
+                               for x in (v.min_gap, v.max_silence))
+        key = (gap_from, long_from, v.max_per_day)
+        if key not in rules:
+            rules[key] = _step_rules(value.shape, n, *key)
+        wanted, silence_score = rules[key]
+        silence = after
+        silence += silence_score
+        serve = np.full(most + 1, -np.inf)  # served now: k = 1 and one more served
+        serve[:v.max_per_day] = n + value[1 if cap >= 1 else 0, 1:v.max_per_day + 1]
+        choose = (serve >= silence) & wanted  # ties: serve (it counts toward the wanted range)
+        serve_at[t] = choose
+        value = np.where(choose, serve, silence)
     plan, k, c = set(), min(since, cap), served
     for t in range(start, steps):
         if t in observations and t in serve_at and c <= most and serve_at[t][k, min(c, most)]:
@@ -108,6 +112,17 @@ def plan_serves(judge: RubricJudge, observations: dict[int, Observation], start:
         elif t in observations or k:
             k = min(k + 1, cap)
     return plan
+
+
+def _step_rules(shape: tuple[int, int], n: int, gap_from: int, long_from: int,
+                max_per_day: int) -> tuple[np.ndarray, np.ndarray]:
+    """For states (k, c) at one step: where a recommendation is wanted, and what silence scores there.
+
+    Wanted: c < max_per_day and (the gap is long enough or nothing was served yet today). Silence at a
+    wanted moment fails two criteria, three once the silence has lasted too long."""
+    k, c = np.indices(shape)
+    wanted = (c < max_per_day) & ((k >= gap_from) | (c == 0))
+    return wanted, np.where(wanted, n - 2 - (k >= long_from), n).astype(float)
 
 
 class DayPlanner:
@@ -141,8 +156,9 @@ class DayPlanner:
                 return item
         return ABSTAIN
 
-    def see(self, obs: Observation, delivered: Candidate) -> None:
-        rating = self.judge.rate_now(obs, delivered, self.history, noisy=False)
+    def see(self, obs: Observation, delivered: Candidate, rating: Rating | None = None) -> None:
+        """`rating`: the rules' noiseless verdict on `delivered` now, when the caller has it already."""
+        rating = rating or self.judge.rate_now(obs, delivered, self.history, noisy=False)
         served = delivered.is_recommendation and all(rating.criteria.values())
         if served or self._since is None:
             self._since = obs.step
@@ -158,8 +174,9 @@ def run_plan(judge: RubricJudge, observations: Sequence[Observation]) -> list[in
     planner, totals = DayPlanner(judge, observations), []
     for obs in observations:
         candidate = planner.choose(obs)
-        totals.append(judge.rate_now(obs, candidate, planner.history, noisy=False).total)
-        planner.see(obs, candidate)
+        rating = judge.rate_now(obs, candidate, planner.history, noisy=False)
+        totals.append(rating.total)
+        planner.see(obs, candidate, rating)
     return totals
 
 
