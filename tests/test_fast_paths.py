@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import numpy as np
+import pytest
 
 from engine.catalog import load_catalog
 from engine.compose import new_run
@@ -153,3 +154,26 @@ def test_step_lines_are_the_json_dumps_of_the_records():
         assert record.to_json_line() == json.dumps(record.to_json(), sort_keys=True)
     assert len(records) > 300
 
+
+
+def test_memoized_item_choice_is_the_fresh_distribution_and_forgets_replaced_weights():
+    rng = np.random.default_rng(8)
+    policy = OfflinePolicy(CATALOG, initial_params(True, True))
+    situations = random_situations(rng, 30)
+    for params in (policy.params, policy.params + rng.normal(scale=0.3, size=policy.params.shape)):
+        policy.params = params
+        for s in situations + situations:  # the second time from the memo
+            log_p, cumulative = policy.item_choice(s)
+            fresh = policy.distribution(s)[3]
+            assert np.array_equal(log_p, fresh) and np.array_equal(cumulative, np.cumsum(np.exp(fresh)))
+    with pytest.raises(ValueError):  # weights are replaced, never changed in place: the memo relies on it
+        policy.params[0] += 1.0
+
+
+def test_reference_log_ratio_is_computed_once_and_equals_the_direct_one():
+    rng = np.random.default_rng(9)
+    policy = OfflinePolicy(CATALOG, initial_params(True, True))
+    for s in random_situations(rng, 20):
+        a = int(rng.integers(len(CATALOG.fitting(s.tags))))
+        rw, _, rl, _ = policy.pair_log_probs_and_grads(s, a, NO_REC, policy.reference, want_grad=False)
+        assert policy.reference_log_ratio(s, a, NO_REC) == rw - rl == policy.reference_log_ratio(s, a, NO_REC)

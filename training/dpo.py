@@ -43,13 +43,14 @@ def _reported(done: int, total: int, every: int) -> bool:
 
 def train_dpo(policy: OfflinePolicy, ref: np.ndarray, pairs: list[TrainingPair], settings: DPOSettings,
               rng: np.random.Generator, progress: Callable[[int, int, float], None] | None = None) -> float:
-    """Update policy.params in place with Adam; returns the mean loss of the last epoch."""
+    """Train policy.params with Adam (on a copy, then replaced); returns the mean loss of the last epoch."""
     if not pairs:
         raise ValueError("no preference pairs to train on")
     params = policy.params.copy()
     m, v = np.zeros_like(params), np.zeros_like(params)
     b1, b2, eps = 0.9, 0.999, 1e-8
-    ref_logps = [_ref_log_ratio(policy, p, ref) for p in pairs]
+    ref_logps = [policy.reference_log_ratio(p.situation, p.chosen, p.rejected) if ref is policy.reference
+                 else _ref_log_ratio(policy, p, ref) for p in pairs]
     total_batches = settings.epochs * ((len(pairs) + settings.batch_size - 1) // settings.batch_size)
     every = max(1, -(-total_batches // PROGRESS_REPORTS))
     done, t, epoch_loss = 0, 0, 0.0

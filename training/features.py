@@ -108,7 +108,7 @@ def _static_item_features(catalog: Catalog, tags: frozenset[str], block: int, we
         phi[rows, I_TOPIC_WEEKEND + topics] = 1.0
         phi[rows, I_TONE_WEEKEND + tones] = 1.0
     phi.setflags(write=False)
-    return items, phi, topics, tones, tuple(item.id for item in items)
+    return items, phi, topics, tones, {item.id: row for row, item in enumerate(items)}
 
 
 # One writable copy of each static matrix per thread, refilled in place: copying up to 235 KB on
@@ -122,7 +122,7 @@ def item_features(catalog: Catalog, s: Situation) -> tuple[tuple, np.ndarray]:
     The matrix is read-only and reused: it is valid until the next call in this thread for the same
     tags, block and day type (use it at once, or copy it). Its values are exactly those of a fresh
     copy, so scores computed from it are bit-identical."""
-    items, static, topics, tones, ids = _static_item_features(catalog, frozenset(s.tags), s.block, s.weekend)
+    items, static, topics, tones, rows = _static_item_features(catalog, frozenset(s.tags), s.block, s.weekend)
     buffers = getattr(_scratch, "buffers", None)
     if buffers is None:
         buffers = _scratch.buffers = {}
@@ -134,9 +134,8 @@ def item_features(catalog: Catalog, s: Situation) -> tuple[tuple, np.ndarray]:
     phi[:, I_MEM_TOPIC] = s.mem_topic[topics]
     phi[:, I_MEM_TONE] = s.mem_tone[tones]
     phi[:, I_RETRIEVED_TOPIC] = s.retrieved_topic[topics]
-    if s.said:
-        phi[:, I_SAID] = [i in s.said for i in ids]
-    else:
-        phi[:, I_SAID] = 0.0
+    phi[:, I_SAID] = 0.0
+    if s.said:  # a few ids: look up their rows rather than test every item
+        phi[[rows[i] for i in s.said if i in rows], I_SAID] = 1.0
     phi.setflags(write=False)
     return items, phi

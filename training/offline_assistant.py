@@ -99,6 +99,7 @@ class PolicyAssistant(BaseAssistant):
         self._situations: dict[int, Situation] = {}  # today's, by step, to turn pairs into training data
         self._actions: dict[int, dict[str | None, int]] = {}  # step -> item id -> action index
         self._ties: list[TrainingPair] = []  # today's recommendations that did no better than silence
+        self._means_key: tuple | None = None  # see _remembered_means
 
     def start_day(self, day: int) -> None:
         super().start_day(day)
@@ -120,31 +121,47 @@ class PolicyAssistant(BaseAssistant):
         if self.level >= MemoryLevel.SCORES:
             good_gap = self.memory.minutes_since_good(obs.day, obs.minute)
             good_count = self.memory.good_recommendations_today(obs.day)
-            for topic, (n, total) in self.memory.totals.by_topic.items():
-                if topic in TOPIC_INDEX:  # a free-text recommendation may name no known topic
-                    mem_topic[TOPIC_INDEX[topic]] = _centred(total, n)
-            for tone, (n, total) in self.memory.totals.by_tone.items():
-                if tone in TONE_INDEX:
-                    mem_tone[TONE_INDEX[tone]] = _centred(total, n)
+            mem_topic, mem_tone = self._remembered_means()
         if self.index is not None:
             found = self.index.search(obs.weekday, obs.minute, obs.activity.text, tags, obs.day)
             self._retrieved = tuple(r.event.render() for r in found)
-            recs = [r.event for r in found if r.event.delivered is not None and r.event.delivered.is_recommendation]
-            quiet = [r.event for r in found if r.event.delivered is not None and not r.event.delivered.is_recommendation]
-            recs = [e for e in recs if e.score is not None]  # a failed rating tells nothing
-            quiet = [e for e in quiet if e.score is not None]
-            rec_value = _centred(sum(e.score for e in recs), len(recs))
-            abstain_value = _centred(sum(e.score for e in quiet), len(quiet))
+            rec_n = rec_total = quiet_n = quiet_total = 0
             by_topic: dict[str, list[int]] = {}
-            for e in recs:
+            for r in found:
+                e = r.event
+                if e.delivered is None or e.score is None:  # a failed rating tells nothing
+                    continue
+                if not e.delivered.is_recommendation:
+                    quiet_n, quiet_total = quiet_n + 1, quiet_total + e.score
+                    continue
+                rec_n, rec_total = rec_n + 1, rec_total + e.score
                 if e.delivered.topic in TOPIC_INDEX:
                     entry = by_topic.setdefault(e.delivered.topic, [0, 0])
                     entry[0] += 1
                     entry[1] += e.score
+            rec_value, abstain_value = _centred(rec_total, rec_n), _centred(quiet_total, quiet_n)
             for topic, (n, total) in by_topic.items():
                 retrieved_topic[TOPIC_INDEX[topic]] = _centred(total, n)
         context = context_vector(obs.minute, weekend, tags, gap, count, rec_value, abstain_value, good_gap, good_count)
         return Situation(context, tags, obs.minute // 240, int(weekend), mem_topic, mem_tone, retrieved_topic, said)
+
+    def _remembered_means(self) -> tuple[np.ndarray, np.ndarray]:
+        """The run-long mean score per topic and per tone, centred. They change only when a recommendation
+        is remembered, so they are rebuilt only then (read-only: every situation until then shares them)."""
+        totals = self.memory.totals
+        key = (id(totals), totals.recommendations)
+        if self._means_key != key:
+            mem_topic, mem_tone = np.zeros(len(TOPICS)), np.zeros(len(TONES))
+            for topic, (n, total) in totals.by_topic.items():
+                if topic in TOPIC_INDEX:  # a free-text recommendation may name no known topic
+                    mem_topic[TOPIC_INDEX[topic]] = _centred(total, n)
+            for tone, (n, total) in totals.by_tone.items():
+                if tone in TONE_INDEX:
+                    mem_tone[TONE_INDEX[tone]] = _centred(total, n)
+            mem_topic.setflags(write=False)
+            mem_tone.setflags(write=False)
+            self._means_key, self._means = key, (mem_topic, mem_tone, totals)  # holding totals keeps its id
+        return self._means[0], self._means[1]
 
     async def propose(self, obs: Observation, n: int) -> Proposal:
         s = self.situation(obs)

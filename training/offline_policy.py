@@ -72,8 +72,23 @@ class OfflinePolicy:
 
     def __init__(self, catalog: Catalog, params: np.ndarray, reference: np.ndarray | None = None):
         self.catalog = catalog
+        self._item_choices: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see item_choice
         self.params = params
         self.reference = params.copy() if reference is None else reference  # DPO's frozen reference
+        # (id(situation), chosen, rejected) -> (the situation, its log ratio under the reference)
+        self._reference_ratios: dict[tuple[int, int, int], tuple[Situation, float]] = {}
+
+    @property
+    def params(self) -> np.ndarray:
+        return self._params
+
+    @params.setter
+    def params(self, params: np.ndarray) -> None:
+        """Weights are replaced, never changed in place (read-only), so what was computed from them stays valid."""
+        params = np.asarray(params)
+        params.setflags(write=False)
+        self._params = params
+        self._item_choices.clear()
 
     def train(self, pairs: list, settings, rng: np.random.Generator, progress=None) -> float:
         from training.dpo import train_dpo  # dpo imports this module
@@ -89,6 +104,24 @@ class OfflinePolicy:
         log_p = scores - np.logaddexp.reduce(scores) if len(items) else scores
         return z, items, phi, log_p
 
+    def item_choice(self, s: Situation) -> tuple[np.ndarray, np.ndarray]:
+        """(log-softmax over the fitting items, its cumulative probabilities) under the current weights.
+
+        Memoized on everything the scores depend on: without trained weights or remembered scores
+        (the baselines) the same few situations recur all run long, and otherwise within a day."""
+        key = (frozenset(s.tags), s.block, s.weekend, s.mem_topic.tobytes(), s.mem_tone.tobytes(),
+               s.retrieved_topic.tobytes(), s.said)
+        known = self._item_choices.get(key)
+        if known is None:
+            if len(self._item_choices) >= 4096:
+                self._item_choices.clear()
+            log_p = self.distribution(s)[3]
+            cumulative = np.cumsum(np.exp(log_p))
+            log_p.setflags(write=False)
+            cumulative.setflags(write=False)
+            known = self._item_choices[key] = (log_p, cumulative)
+        return known
+
     def sample(self, s: Situation, n: int, rng: np.random.Generator,
                explore: float = 0.0) -> tuple[list[int], tuple]:
         """n action indices (NO_REC or an item position), and the items.
@@ -100,11 +133,24 @@ class OfflinePolicy:
         exploratory candidate's job, and a second-best item delivered at a wanted moment costs the user
         the moment (nothing can land until min_gap later).
         """
-        z, items, _, log_p = self.distribution(s)
+        w = self.params
+        z = float(s.context @ w[:CONTEXT_DIM])
+        items = self.catalog.fitting(s.tags)
         p_rec = 1.0 / (1.0 + np.exp(-z)) if items else 0.0
-        cumulative = np.cumsum(np.exp(log_p)) if len(items) else None
+        log_p = cumulative = None  # the item scores, computed only once an item is drawn (most steps draw none)
+
+        def item_scores() -> None:
+            nonlocal log_p, cumulative
+            if log_p is None:
+                log_p, cumulative = self.item_choice(s)
+
         def drawn_item() -> int:
+            item_scores()
             return min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(items) - 1)
+
+        def best_item() -> int:
+            item_scores()
+            return int(np.argmax(log_p))
 
         best_delivered = explore > 0 and n > 1
         actions = []
@@ -114,10 +160,20 @@ class OfflinePolicy:
                 # would teach "don't recommend now" whenever the random item is a bad one
                 actions.append(NO_REC if rng.random() < 0.5 else drawn_item())
             elif rng.random() < p_rec:
-                actions.append(int(np.argmax(log_p)) if best_delivered and k == n - 1 else drawn_item())
+                actions.append(best_item() if best_delivered and k == n - 1 else drawn_item())
             else:
                 actions.append(NO_REC)
         return actions, items
+
+    def reference_log_ratio(self, s: Situation, chosen: int, rejected: int) -> float:
+        """log ref(chosen) - log ref(rejected). The reference never changes and the replay buffer offers
+        the same pairs day after day, so each is computed once (the situation is held, so its id is not reused)."""
+        key = (id(s), chosen, rejected)
+        known = self._reference_ratios.get(key)
+        if known is None or known[0] is not s:
+            rw, _, rl, _ = self.pair_log_probs_and_grads(s, chosen, rejected, self.reference, want_grad=False)
+            known = self._reference_ratios[key] = (s, rw - rl)
+        return known[1]
 
     def log_prob_and_grad(self, s: Situation, action: int, params: np.ndarray,
                           want_grad: bool = True) -> tuple[float, np.ndarray | None]:
