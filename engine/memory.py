@@ -11,6 +11,7 @@ an event holds depends on the memory level. Summaries here are extractive (count
 and mean scores per topic and tone); an LLM summarizer can fill the same shape.
 """
 
+import bisect
 from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -204,11 +205,13 @@ class Memory:
     def good_recommendations_today(self, day: int) -> int:
         return self.good_today if self.hour is not None and self.hour.day == day else 0
 
-    def said_within(self, day: int, minute: int, minutes: int) -> set[str]:
+    def said_within(self, day: int, minute: int, minutes: int) -> frozenset[str]:
         """What it recommended today in the last `minutes` (item ids, or texts)."""
         if self.hour is None or self.hour.day != day:
-            return set()
-        return {key for m, key in self.said_today if minute - m < minutes}
+            return frozenset()
+        # said_today is in time order: a chatty day holds hundreds, and only the last few hours count
+        start = bisect.bisect_right(self.said_today, minute - minutes, key=lambda said: said[0])
+        return frozenset(key for _, key in self.said_today[start:])
 
     def recommendations_today(self, day: int) -> int:
         return self.day_recommendations if self.hour is not None and self.hour.day == day else 0

@@ -163,9 +163,10 @@ def test_memoized_item_choice_is_the_fresh_distribution_and_forgets_replaced_wei
     for params in (policy.params, policy.params + rng.normal(scale=0.3, size=policy.params.shape)):
         policy.params = params
         for s in situations + situations:  # the second time from the memo
-            log_p, cumulative = policy.item_choice(s)
+            log_p, cumulative, best = policy.item_choice(s)
             fresh = policy.distribution(s)[3]
             assert np.array_equal(log_p, fresh) and np.array_equal(cumulative, np.cumsum(np.exp(fresh)))
+            assert best == int(np.argmax(fresh))
     with pytest.raises(ValueError):  # weights are replaced, never changed in place: the memo relies on it
         policy.params[0] += 1.0
 

@@ -117,7 +117,7 @@ class PolicyAssistant(BaseAssistant):
         if self.level >= MemoryLevel.RECOMMENDATIONS:
             gap = self.memory.minutes_since_recommendation(obs.day, obs.minute)
             count = self.memory.recommendations_today(obs.day)
-            said = frozenset(self.memory.said_within(obs.day, obs.minute, SAID_WITHIN_MINUTES))
+            said = self.memory.said_within(obs.day, obs.minute, SAID_WITHIN_MINUTES)
         if self.level >= MemoryLevel.SCORES:
             good_gap = self.memory.minutes_since_good(obs.day, obs.minute)
             good_count = self.memory.good_recommendations_today(obs.day)

@@ -104,8 +104,9 @@ class OfflinePolicy:
         log_p = scores - np.logaddexp.reduce(scores) if len(items) else scores
         return z, items, phi, log_p
 
-    def item_choice(self, s: Situation) -> tuple[np.ndarray, np.ndarray]:
-        """(log-softmax over the fitting items, its cumulative probabilities) under the current weights.
+    def item_choice(self, s: Situation) -> tuple[np.ndarray, np.ndarray, int]:
+        """(log-softmax over the fitting items, its cumulative probabilities, the best item) under the
+        current weights.
 
         Memoized on everything the scores depend on: without trained weights or remembered scores
         (the baselines) the same few situations recur all run long, and otherwise within a day."""
@@ -119,7 +120,7 @@ class OfflinePolicy:
             cumulative = np.cumsum(np.exp(log_p))
             log_p.setflags(write=False)
             cumulative.setflags(write=False)
-            known = self._item_choices[key] = (log_p, cumulative)
+            known = self._item_choices[key] = (log_p, cumulative, int(np.argmax(log_p)))
         return known
 
     def sample(self, s: Situation, n: int, rng: np.random.Generator,
@@ -133,36 +134,31 @@ class OfflinePolicy:
         exploratory candidate's job, and a second-best item delivered at a wanted moment costs the user
         the moment (nothing can land until min_gap later).
         """
-        w = self.params
-        z = float(s.context @ w[:CONTEXT_DIM])
         items = self.catalog.fitting(s.tags)
-        p_rec = 1.0 / (1.0 + np.exp(-z)) if items else 0.0
-        log_p = cumulative = None  # the item scores, computed only once an item is drawn (most steps draw none)
-
-        def item_scores() -> None:
-            nonlocal log_p, cumulative
-            if log_p is None:
-                log_p, cumulative = self.item_choice(s)
-
-        def drawn_item() -> int:
-            item_scores()
-            return min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(items) - 1)
-
-        def best_item() -> int:
-            item_scores()
-            return int(np.argmax(log_p))
-
+        p_rec = 1.0 / (1.0 + np.exp(-float(s.context @ self._params[:CONTEXT_DIM]))) if items else 0.0
         best_delivered = explore > 0 and n > 1
+        choice = None  # the item scores: computed only once an item is named (most steps name none)
         actions = []
         for k in range(n):
             if k < n - 1 and items and rng.random() < explore:
                 # explore whether to recommend, with the item it would choose: a uniform item here
                 # would teach "don't recommend now" whenever the random item is a bad one
-                actions.append(NO_REC if rng.random() < 0.5 else drawn_item())
+                if rng.random() < 0.5:
+                    actions.append(NO_REC)
+                    continue
+                best = False
             elif rng.random() < p_rec:
-                actions.append(best_item() if best_delivered and k == n - 1 else drawn_item())
+                best = best_delivered and k == n - 1
             else:
                 actions.append(NO_REC)
+                continue
+            choice = choice or self.item_choice(s)
+            if best:
+                actions.append(choice[2])
+            else:
+                cumulative = choice[1]
+                drawn = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+                actions.append(min(drawn, len(items) - 1))
         return actions, items
 
     def reference_log_ratio(self, s: Situation, chosen: int, rejected: int) -> float:

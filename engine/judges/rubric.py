@@ -116,26 +116,36 @@ class RubricJudge:
         self._rng: np.random.Generator | None = None
         self.history = DayHistory()
         self.day_log: list[tuple[bool, bool]] = []  # per rated step: (wanted, served)
+        self._rated: tuple[Observation, bool, list[Rating]] | None = None  # the last rate(), until its record()
 
     async def start_day(self, day: int) -> None:
         self._rng = rng_for(self.seed, ROLE_JUDGE, day, self._salt)
         self.history = DayHistory()
         self.day_log = []
+        self._rated = None
 
     async def rate(self, obs: Observation, candidates: Sequence[Candidate]) -> list[Rating]:
-        return [self.rate_now(obs, c, self.history) for c in candidates]
+        want = self.wants(obs, self.history)  # the same for every candidate: the history moves only in record
+        ratings = [self.rate_now(obs, c, self.history, want=want) for c in candidates]
+        self._rated = (obs, want, ratings)
+        return ratings
 
     def record(self, obs: Observation, delivered: Candidate, rating: Rating) -> None:
         """The user's memory follows what truly pleased: the rules' verdict, or a human's."""
-        wanted = self.wants(obs, self.history)
-        served = self.served(obs, delivered, rating, self.history)
+        rated, self._rated = self._rated, None
+        just_rated = rated is not None and rated[0] is obs  # by rate(), on this very history
+        wanted = rated[1] if just_rated else self.wants(obs, self.history)
+        noiseless = just_rated and not self.noise and any(rating is r for r in rated[2])
+        served = self.served(obs, delivered, rating, self.history, noiseless)
         self.day_log.append((wanted, served))
         self.history.see(obs, delivered, served)
 
-    def served(self, obs: Observation, delivered: Candidate, rating: Rating, history: DayHistory) -> bool:
+    def served(self, obs: Observation, delivered: Candidate, rating: Rating, history: DayHistory,
+               noiseless: bool = False) -> bool:
+        """noiseless: `rating` is the rules' own verdict now, without noise (no need to rate it again)."""
         if not delivered.is_recommendation or rating.failed:
             return False
-        if rating.source != "human":  # judge noise flips what is reported, not what the user felt
+        if rating.source != "human" and not noiseless:  # judge noise flips what is reported, not what the user felt
             rating = self.rate_now(obs, delivered, history, noisy=False)
         return all(rating.criteria.values())
 
@@ -172,9 +182,10 @@ class RubricJudge:
         return any(history.repeated(c, minute) is None for c in offers)
 
     def rate_now(self, obs: Observation, candidate: Candidate, history: DayHistory,
-                 noisy: bool = True) -> Rating:
+                 noisy: bool = True, want: bool | None = None) -> Rating:
+        """want: self.wants(obs, history), when the caller has it already."""
         v = self.view(obs)
-        want = self.wants(obs, history)
+        want = self.wants(obs, history) if want is None else want
         recommends = candidate.is_recommendation
         if not recommends:
             results, reason = self._rate_silence(obs, v, want, history)
