@@ -79,6 +79,8 @@ def test_one_distribution_per_pair_gives_the_log_probs_and_grads_of_two_calls():
             (lw2, gw2), (ll2, gl2) = policy.log_prob_and_grad(s, a, policy.params), policy.log_prob_and_grad(s, b, policy.params)
             assert (lw, ll) == (lw2, ll2)
             assert np.array_equal(gw, gw2) and np.array_equal(gl, gl2)
+            lw3, ll3, difference = policy.pair_log_probs_and_grad_difference(s, a, b, policy.params)
+            assert (lw3, ll3) == (lw, ll) and difference.tobytes() == (gw - gl).tobytes()  # signed zeros too
 
 
 def reference_train_dpo(policy, ref, pairs, settings, rng, progress):

@@ -62,11 +62,12 @@ def train_dpo(policy: OfflinePolicy, ref: np.ndarray, pairs: list[TrainingPair],
             batch = order[start:start + settings.batch_size]
             for i in batch:
                 pair = pairs[i]
-                lw, gw, ll, gl = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, params)
+                lw, ll, difference = policy.pair_log_probs_and_grad_difference(
+                    pair.situation, pair.chosen, pair.rejected, params)
                 x = settings.beta * ((lw - ll) - ref_logps[i])
                 losses.append(pair.weight * float(np.logaddexp(0.0, -x)))
                 # d/dparams of -log sigmoid(x) = -(1 - sigmoid(x)) * dx/dparams
-                grad -= pair.weight * (1.0 / (1.0 + np.exp(x))) * settings.beta * (gw - gl)
+                grad -= pair.weight * (1.0 / (1.0 + np.exp(x))) * settings.beta * difference
             grad /= len(batch)
             grad[FROZEN] = 0.0
             t += 1
