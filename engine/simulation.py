@@ -15,6 +15,7 @@ from engine.clock import SimClock
 from engine.config import RunConfig
 from engine.errors import RunError
 from engine.events import Away, DayEnded, DayStarted, Error, RunFinished, StepRecorded
+from engine.gc_tuning import fewer_collections
 from engine.judges import Judge
 from engine.judges.rubric import RubricJudge
 from engine.judges.takeover import HumanRater, TakeoverJudge
@@ -196,8 +197,9 @@ class Simulation:
     async def run(self) -> None:
         """Run to the end as fast as possible."""
         try:
-            while not self.finished:
-                await self.step()
+            with fewer_collections():
+                while not self.finished:
+                    await self.step()
         except Exception as error:  # reported to subscribers, then re-raised for the caller
             self.emit(Error(f"{type(error).__name__}: {error}"))
             raise

@@ -180,3 +180,19 @@ def test_reference_log_ratio_is_computed_once_and_equals_the_direct_one():
         a = int(rng.integers(len(CATALOG.fitting(s.tags))))
         rw, _, rl, _ = policy.pair_log_probs_and_grads(s, a, NO_REC, policy.reference, want_grad=False)
         assert policy.reference_log_ratio(s, a, NO_REC) == rw - rl == policy.reference_log_ratio(s, a, NO_REC)
+
+
+def test_fewer_collections_while_any_run_is_inside_and_the_old_thresholds_after_the_last():
+    import gc
+
+    from engine.gc_tuning import HOT_LOOP_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    assert gc.get_threshold() == HOT_LOOP_THRESHOLD
+    first.__exit__(None, None, None)  # the first to enter leaves first: the other is still running
+    assert gc.get_threshold() == HOT_LOOP_THRESHOLD
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
