@@ -25,13 +25,13 @@ PROGRESS_REPORTS = 20  # progress callbacks per training run, about (plus the fi
 
 def margin(policy: OfflinePolicy, pair: TrainingPair, params: np.ndarray, ref: np.ndarray) -> float:
     """The implicit reward margin beta would multiply: chosen minus rejected log-ratio."""
-    lw, _, ll, _ = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, params, want_grad=False)
-    rw, _, rl, _ = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, ref, want_grad=False)
+    lw, ll = policy.pair_log_probs(pair.situation, pair.chosen, pair.rejected, params)
+    rw, rl = policy.pair_log_probs(pair.situation, pair.chosen, pair.rejected, ref)
     return (lw - rw) - (ll - rl)
 
 
 def _ref_log_ratio(policy: OfflinePolicy, pair: TrainingPair, ref: np.ndarray) -> float:
-    rw, _, rl, _ = policy.pair_log_probs_and_grads(pair.situation, pair.chosen, pair.rejected, ref, want_grad=False)
+    rw, rl = policy.pair_log_probs(pair.situation, pair.chosen, pair.rejected, ref)
     return rw - rl
 
 

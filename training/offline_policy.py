@@ -167,7 +167,7 @@ class OfflinePolicy:
         key = (id(s), chosen, rejected)
         known = self._reference_ratios.get(key)
         if known is None or known[0] is not s:
-            rw, _, rl, _ = self.pair_log_probs_and_grads(s, chosen, rejected, self.reference, want_grad=False)
+            rw, rl = self.pair_log_probs(s, chosen, rejected, self.reference)
             known = self._reference_ratios[key] = (s, rw - rl)
         return known[1]
 
@@ -175,21 +175,15 @@ class OfflinePolicy:
                           want_grad: bool = True) -> tuple[float, np.ndarray | None]:
         return self._log_prob_and_grad(s, action, self.distribution(s, params), want_grad)
 
-    def pair_log_probs_and_grads(self, s: Situation, chosen: int, rejected: int, params: np.ndarray,
-                                 want_grad: bool = True) -> tuple[float, np.ndarray | None, float, np.ndarray | None]:
-        """log_prob_and_grad of both actions of a pair, from one distribution (the same numbers as two calls)."""
+    def pair_log_probs(self, s: Situation, chosen: int, rejected: int, params: np.ndarray) -> tuple[float, float]:
+        """The log-probabilities of both actions of a pair, from one distribution."""
         dist = self.distribution(s, params)
-        expected = None  # the item features' mean under the softmax: the same for both actions
-        if want_grad and (chosen != NO_REC or rejected != NO_REC):
-            expected = np.exp(dist[3]) @ dist[2]
-        lw, gw = self._log_prob_and_grad(s, chosen, dist, want_grad, expected)
-        ll, gl = self._log_prob_and_grad(s, rejected, dist, want_grad, expected)
-        return lw, gw, ll, gl
+        return self._log_prob_and_grad(s, chosen, dist, False)[0], self._log_prob_and_grad(s, rejected, dist, False)[0]
 
     def pair_log_probs_and_grad_difference(self, s: Situation, chosen: int, rejected: int,
                                            params: np.ndarray) -> tuple[float, float, np.ndarray]:
         """(log pi(chosen), log pi(rejected), grad log pi(chosen) - grad log pi(rejected)): what DPO needs,
-        bit for bit what pair_log_probs_and_grads gives, without building the two gradients."""
+        bit for bit what two log_prob_and_grad calls give, from one distribution and no full gradients."""
         dist = self.distribution(s, params)
         z, _, phi, log_p = dist
         lw, _ = self._log_prob_and_grad(s, chosen, dist, False)
@@ -208,8 +202,7 @@ class OfflinePolicy:
         return lw, ll, difference
 
     @staticmethod
-    def _log_prob_and_grad(s: Situation, action: int, dist: tuple, want_grad: bool,
-                           expected: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
+    def _log_prob_and_grad(s: Situation, action: int, dist: tuple, want_grad: bool) -> tuple[float, np.ndarray | None]:
         z, items, phi, log_p = dist
         if action == NO_REC:
             log_prob = _log_sigmoid(-z)
@@ -223,5 +216,5 @@ class OfflinePolicy:
             grad[:CONTEXT_DIM] = -p_rec * s.context
         else:
             grad[:CONTEXT_DIM] = (1.0 - p_rec) * s.context
-            grad[CONTEXT_DIM:] = phi[action] - (np.exp(log_p) @ phi if expected is None else expected)
+            grad[CONTEXT_DIM:] = phi[action] - np.exp(log_p) @ phi
         return log_prob, grad

@@ -73,7 +73,7 @@ def plan_serves(judge: RubricJudge, observations: dict[int, Observation], start:
     longest = max(max(v.min_gap, v.max_silence) for v in views.values())
     cap = math.ceil(longest * 60 / judge.clock.step_seconds) + 2  # k == cap: every gap is long enough
     n = len(judge.criteria)
-    minutes = [t * judge.clock.step_seconds // 60 for t in range(steps)]
+    minutes = [judge.clock.minute_of_day(t) for t in range(steps)]
     value = np.zeros((cap + 1, most + 1))  # value[k, c]: the best total from t on in state (k, c)
     serve_at: dict[int, np.ndarray] = {}
     rules: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -158,7 +158,8 @@ class DayPlanner:
 
     def see(self, obs: Observation, delivered: Candidate, rating: Rating | None = None) -> None:
         """`rating`: the rules' noiseless verdict on `delivered` now, when the caller has it already."""
-        rating = rating or self.judge.rate_now(obs, delivered, self.history, noisy=False)
+        if rating is None:
+            rating = self.judge.rate_now(obs, delivered, self.history, noisy=False)
         served = delivered.is_recommendation and all(rating.criteria.values())
         if served or self._since is None:
             self._since = obs.step
