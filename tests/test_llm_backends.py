@@ -466,7 +466,7 @@ def test_llama_schema_decoder_covers_the_roles_schemas_and_nothing_else():
     answer = compile_schema(Answer.model_json_schema())
     assert answer[:2] == ("choice", "recommend") and [text for text, _ in answer[2]] == ["true", "false"]
     speak, quiet = (props for _, props in answer[2])
-    assert [k for k, _ in speak] == ["recommend", "text", "topic", "tone"] and speak[1][1] == ("string", 0, 80)
+    assert [k for k, _ in speak] == ["recommend", "text", "topic", "tone"] and speak[1][1] == ("string", 0, 64)
     assert quiet == [("recommend", ("literal", "false"))]
     verdicts = compile_schema(combined_model(DEFAULT_CRITERIA, 2).model_json_schema())
     assert [k for k, _ in verdicts[1]] == ["option_1", "option_2"] and verdicts[1][0][1][0] == "object"

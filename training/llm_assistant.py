@@ -53,7 +53,7 @@ PREFIX = "llm-"
 
 
 QUESTION = "At each step: recommend something now, or stay quiet?"  # in the system prompt: evaluated once
-TEXT_MAX_LENGTH = 80  # one short sentence: every character of it is decoded (and quoted in later prompts)
+TEXT_MAX_LENGTH = 64  # one short sentence: every character of it is decoded (and quoted in later prompts)
 WINDOW_MIN, WINDOW_MAX = 4, 12  # the last events shown: at least the last 4; appended to until 12, then cut back
 # (a cut re-evaluates the prompt from the window on: cutting every 8 steps, not every 4, halves that)
 

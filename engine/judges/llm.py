@@ -32,7 +32,7 @@ from engine.types import Activity, Candidate, Observation, Rating, failed_rating
 from engine.vocab import CRITERIA, DEFAULT_CRITERIA, OPTIONAL_CRITERIA
 
 # A short reason, one sentence: every character is decoded (SmolLM2 on a 2-core CPU writes ~40 tokens a second)
-Reason = Annotated[str, Field(max_length=80)]
+Reason = Annotated[str, Field(max_length=60)]
 NOVELTY_TEXT = "I don't want to hear about the same topic again and again."
 RECENT_KEPT, RECENT_MAX = 4, 12  # the last recommendations shown: appended to until 12, then cut to the last 4
 # (a cut re-evaluates the prompt from the window on: every 8 recommendations, not every 4)
