@@ -63,6 +63,11 @@ weight type, which samples another one); "replayed" figures are the same 31 call
   to 4, not 8 (a cut every 8 steps or recommendations, not 4): --full-day, both cores, 15.2 min (2.30
   s/step, median 2.23; 372 tokens a step at 6.0 ms, 21.0 decodes; assistant 0.98 s/call, 156
   evaluated tokens; judge 1.37 s/call, 221; load 0.95 before, 2.08 after): the target missed by 1.3%.
+  Then a recommendation's text at most 64 characters (was 80) and a judge's reason at most 60 (was
+  80): --full-day, both cores, 14.4 min, twice (the same path both times: 2.19 s/step, median 2.08-2.09;
+  360 tokens a step at 5.9 ms, 20.0 decodes; assistant 0.90 s/call, 152 evaluated tokens; judge 1.33
+  s/call, 216; load 1.3-1.6 before, 2.0 after). The reason's cut alone, on another path, had measured
+  16.1 min: a day's path (what SmolLM2 happens to write) moves the figure by about a minute.
   With one thread (the default, which a busy machine needs: below) the day projects 19.9-22.7 min
   (two --hours 0.5 runs, load ~1, windows of 8).
 - Weight type (quantize; replayed): Q4_1 1.18-1.29x slower than Q8_0 (3 runs, loads 1-5). Q4_0 costs
