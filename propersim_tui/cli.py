@@ -96,11 +96,16 @@ def add_backend_arguments(llm) -> None:
                           "bundled one), or a .gguf path (llama-cpp)")
     llm.add_argument("--api-key-env", metavar="VAR",
                      help="openai: the NAME of the environment variable holding the API key (never the key)")
+    llm.add_argument("--threads", type=int, metavar="N",
+                     help="llama-cpp (and --smollm2): CPU threads of each role's model (default 1, right on a "
+                          "busy machine; on an idle one, one per core is faster: bench/llm_real.py measures it)")
 
 
 def llm_fields(args) -> dict:
     """Run-config fields for --smollm2 / --backend: the backend, and which roles use it."""
     if not (args.smollm2 or args.backend):
+        if args.threads is not None:
+            raise RunError("--threads sets an in-process model's threads: give it with --smollm2 or --backend llama-cpp")
         return {}
     if args.smollm2 and args.backend:
         raise RunError("give either --smollm2 or --backend, not both")
@@ -115,6 +120,12 @@ def llm_fields(args) -> dict:
                 backend[key] = value
     else:
         backend = {"kind": "llama-cpp"}
+    if args.threads is not None:
+        if backend["kind"] != "llama-cpp":
+            raise RunError(f"--threads is for in-process GGUF models (llama-cpp, --smollm2), not {backend['kind']}")
+        if args.threads < 1:
+            raise RunError(f"--threads must be at least 1, got {args.threads}")
+        backend["n_threads"] = args.threads
     roles = {r.strip() for r in args.llm_roles.split(",") if r.strip()}
     unknown = roles - {"user", "judge", "assistant"}
     if unknown:

@@ -6,6 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from engine.config import RunConfig
+from engine.errors import RunError
+from propersim_tui.cli import build_parser, llm_fields
 from tests.conftest import REFERENCE_PERSONA, REPO
 from tests.llm_servers import FakeOpenAIServer, role_answer
 
@@ -83,3 +88,21 @@ def test_dry_run_checks_the_runs_like_a_real_batch():
     result = _run("--batch", "--dry-run", "--backend", "llama-cpp", "--personas", REFERENCE_PERSONA,
                   "--assistant", "properassistant", "--option", "train=dpo")
     assert result.returncode == 2 and "convert_lora_to_gguf" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_threads_set_each_in_process_models_cpu_threads():
+    parse = build_parser().parse_args
+    fields = llm_fields(parse(["--smollm2", "--threads", "2"]))
+    assert fields["backends"]["default"] == {"kind": "llama-cpp", "n_threads": 2}
+    config = RunConfig.model_validate({"persona": REFERENCE_PERSONA, "assistant": "llm-properassistant", **{
+        k: v for k, v in fields.items() if k != "llm_assistant"}})
+    assert config.backends["default"].n_threads == 2
+    assert "n_threads" not in llm_fields(parse(["--smollm2"]))["backends"]["default"]  # the default stays 1
+    for argv, message in ((["--backend", "openai", "--threads", "2"], "not openai"),
+                          (["--threads", "2"], "with --smollm2 or --backend llama-cpp"),
+                          (["--smollm2", "--threads", "0"], "at least 1")):
+        with pytest.raises(RunError, match=message):
+            llm_fields(parse(argv))
+    result = _run("--batch", "--dry-run", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                  "--model", "m", "--threads", "2", "--personas", REFERENCE_PERSONA, "--assistant", "properassistant")
+    assert result.returncode == 2 and "--threads is for" in result.stderr and "Traceback" not in result.stderr
