@@ -67,6 +67,11 @@ def _log_sigmoid(x: float) -> float:
     return -np.logaddexp(0.0, -x)
 
 
+def _sigmoid(z: float) -> float:
+    """P(recommend) for the logit z."""
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 class OfflinePolicy:
     """The offline implementation of engine.assistants.Policy."""
 
@@ -135,7 +140,7 @@ class OfflinePolicy:
         the moment (nothing can land until min_gap later).
         """
         items = self.catalog.fitting(s.tags)
-        p_rec = 1.0 / (1.0 + np.exp(-float(s.context @ self._params[:CONTEXT_DIM]))) if items else 0.0
+        p_rec = _sigmoid(float(s.context @ self._params[:CONTEXT_DIM])) if items else 0.0
         best_delivered = explore > 0 and n > 1
         choice = None  # the item scores: computed only once an item is named (most steps name none)
         actions = []
@@ -177,8 +182,11 @@ class OfflinePolicy:
 
     def pair_log_probs(self, s: Situation, chosen: int, rejected: int, params: np.ndarray) -> tuple[float, float]:
         """The log-probabilities of both actions of a pair, from one distribution."""
-        dist = self.distribution(s, params)
-        return self._log_prob_and_grad(s, chosen, dist, False)[0], self._log_prob_and_grad(s, rejected, dist, False)[0]
+        return self._pair_log_probs(s, chosen, rejected, self.distribution(s, params))
+
+    @classmethod
+    def _pair_log_probs(cls, s: Situation, chosen: int, rejected: int, dist: tuple) -> tuple[float, float]:
+        return cls._log_prob_and_grad(s, chosen, dist, False)[0], cls._log_prob_and_grad(s, rejected, dist, False)[0]
 
     def pair_log_probs_and_grad_difference(self, s: Situation, chosen: int, rejected: int,
                                            params: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -186,9 +194,8 @@ class OfflinePolicy:
         bit for bit what two log_prob_and_grad calls give, from one distribution and no full gradients."""
         dist = self.distribution(s, params)
         z, _, phi, log_p = dist
-        lw, _ = self._log_prob_and_grad(s, chosen, dist, False)
-        ll, _ = self._log_prob_and_grad(s, rejected, dist, False)
-        p_rec = 1.0 / (1.0 + np.exp(-z))
+        lw, ll = self._pair_log_probs(s, chosen, rejected, dist)
+        p_rec = _sigmoid(z)
         context = [-p_rec * s.context if a == NO_REC else (1.0 - p_rec) * s.context for a in (chosen, rejected)]
         difference = np.empty(PARAM_DIM)
         np.subtract(context[0], context[1], out=difference[:CONTEXT_DIM])
@@ -211,7 +218,7 @@ class OfflinePolicy:
         if not want_grad:
             return log_prob, None
         grad = np.zeros(PARAM_DIM)
-        p_rec = 1.0 / (1.0 + np.exp(-z))
+        p_rec = _sigmoid(z)
         if action == NO_REC:
             grad[:CONTEXT_DIM] = -p_rec * s.context
         else:
