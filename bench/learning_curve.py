@@ -86,6 +86,9 @@ def main() -> int:
             "week2_in_range": sum(ranged) / len(ranged) if ranged else math.nan,
             "week2_precision": mean(m.precision for m in w2),
             "day2_silent_runs": sum(1 for r in by[label] if r.days[1].recommendations == 0) / len(by[label]),
+            # each seed is a whole population's estimate: their spread is the noise the targets are read through
+            "week2_normalized_by_seed": [mean(m.normalized for r in by[label] if r.job.seed == s for m in week(r.days, 1))
+                                         for s in range(args.seeds)],
         }
         summary[label] = row
         print(f"{label:22} {row['day1']:6.2f} {row['day8']:6.2f} {row['week1_mean']:8.2f} {row['week2_mean']:8.2f} "
@@ -95,6 +98,9 @@ def main() -> int:
     pa = summary["properassistant"]
     best_rival = max(rivals, key=lambda a: summary[a]["week2_normalized"])
     ranking = sorted(policies, key=lambda label: -summary[label]["week2_normalized"])
+    by_seed = pa["week2_normalized_by_seed"]
+    print(f"\nproperassistant week-2 normalized per seed: {', '.join(f'{x:.3f}' for x in by_seed)} "
+          f"(spread {max(by_seed) - min(by_seed):.3f}: a change smaller than that is within the seeds' noise)")
     print("\nweek-2 normalized, best first: " + " > ".join(f"{label} {summary[label]['week2_normalized']:.2f}"
                                                           for label in ranking))
     memory_order = [summary[v]["week2_normalized"] for v in ("properassistant", "ars-memory", "ar-memory", "no-memory")]
@@ -131,7 +137,7 @@ def main() -> int:
     print(f"wrote {args.csv}")
     print(json.dumps({
         "bench": "learning_curve", "personas": len(personas), "seeds": args.seeds, "days": args.days,
-        "properassistant": {k: round(v, 4) for k, v in pa.items()},
+        "properassistant": {k: [round(x, 4) for x in v] if isinstance(v, list) else round(v, 4) for k, v in pa.items()},
         "best_adversary": best_rival, "best_adversary_week2_normalized": round(summary[best_rival]["week2_normalized"], 4),
         "week2_normalized": {label: round(summary[label]["week2_normalized"], 4) for label in policies},
         "memory_order_holds": order_holds,
